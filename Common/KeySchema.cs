@@ -1,0 +1,93 @@
+using System.Text.RegularExpressions;
+
+namespace Lilith.Common;
+
+/// <summary>
+/// The conventions every key of the shared Redis schema follows (schema/README.md, "Keys"):
+/// <c>&lt;prefix&gt;:&lt;concern&gt;:{&lt;tag&gt;}[:&lt;suffix&gt;]</c>. The part in braces is the Redis Cluster
+/// hash tag, so all keys one script touches land in one slot.
+/// </summary>
+internal static partial class KeySchema
+{
+    /// <summary>The schema version this build reads and writes.</summary>
+    public const int Version = 1;
+
+    /// <summary>The prefix used when none is configured.</summary>
+    public const string DefaultPrefix = "lilith";
+
+    /// <summary>Longest accepted name (lock name, service name, stream name ...), in characters.</summary>
+    public const int MaxNameLength = 256;
+
+    /// <summary>Checks a key prefix and returns it; the message names the option and the bad value.</summary>
+    /// <exception cref="ArgumentException">The prefix breaks the schema's prefix rule.</exception>
+    public static string ValidatePrefix(string? prefix, string optionName = "KeyPrefix")
+    {
+        if (prefix is null || !PrefixRule().IsMatch(prefix))
+        {
+            throw new ArgumentException(
+                $"{optionName}: '{prefix}' is not a valid key prefix. A prefix is 1 to 64 characters of " +
+                "letters, digits, '.', '_', '-' or ':', starting and ending with a letter or digit.",
+                optionName);
+        }
+
+        return prefix;
+    }
+
+    /// <summary>Returns null when <paramref name="prefix"/> is valid, else the reason it is not.</summary>
+    public static string? DescribePrefixError(string? prefix, string optionName = "KeyPrefix")
+    {
+        try
+        {
+            ValidatePrefix(prefix, optionName);
+            return null;
+        }
+        catch (ArgumentException e)
+        {
+            return e.Message;
+        }
+    }
+
+    /// <summary>
+    /// Checks a name that becomes a hash tag (lock, service, breaker, stream, environment) and returns it.
+    /// Braces would move the Redis Cluster hash tag and control characters break logs and channels.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is empty, too long, or has a brace or control character.</exception>
+    public static string ValidateName(string? name, string what, string paramName = "name")
+    {
+        if (string.IsNullOrEmpty(name))
+        {
+            throw new ArgumentException($"The {what} name must not be empty.", paramName);
+        }
+
+        if (name.Length > MaxNameLength)
+        {
+            throw new ArgumentException(
+                $"The {what} name '{name[..32]}...' is {name.Length} characters long; the limit is {MaxNameLength}.", paramName);
+        }
+
+        foreach (char c in name)
+        {
+            if (c is '{' or '}' || char.IsControl(c))
+            {
+                throw new ArgumentException(
+                    $"The {what} name '{name}' contains '{(char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString())}', " +
+                    "which the key schema does not allow in a name (no braces, no control characters).", paramName);
+            }
+        }
+
+        return name;
+    }
+
+    /// <summary>Builds <c>&lt;prefix&gt;:&lt;concern&gt;:{&lt;tag&gt;}</c>.</summary>
+    public static string Tagged(string prefix, string concern, string tag) => $"{prefix}:{concern}:{{{tag}}}";
+
+    /// <summary>Builds <c>&lt;prefix&gt;:&lt;concern&gt;:{&lt;tag&gt;}:&lt;suffix&gt;</c>.</summary>
+    public static string Tagged(string prefix, string concern, string tag, string suffix) =>
+        $"{prefix}:{concern}:{{{tag}}}:{suffix}";
+
+    /// <summary>Builds an untagged key or channel <c>&lt;prefix&gt;:&lt;concern&gt;:&lt;suffix&gt;</c>.</summary>
+    public static string Plain(string prefix, string concern, string suffix) => $"{prefix}:{concern}:{suffix}";
+
+    [GeneratedRegex("^[A-Za-z0-9](?:[A-Za-z0-9._:-]{0,62}[A-Za-z0-9])?$", RegexOptions.CultureInvariant)]
+    private static partial Regex PrefixRule();
+}

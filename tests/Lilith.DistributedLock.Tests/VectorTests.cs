@@ -1,0 +1,23 @@
+using Lilith.DistributedLock.Internal;
+
+namespace Lilith.DistributedLock.Tests;
+
+/// <summary>The C# key builders against schema/vectors/distributed-lock.json.</summary>
+public sealed class VectorTests
+{
+    [Fact]
+    public void Keys_match_the_golden_vectors() => GoldenVectors.AssertKeys("distributed-lock", new Dictionary<string, Func<IReadOnlyDictionary<string, string>, string>>
+    {
+        ["lock"] = i => new LockKeys(i["prefix"]).Lock(i["name"]),
+        ["fence"] = i => new LockKeys(i["prefix"]).Fence(i["name"]),
+        ["released-channel"] = i => new LockKeys(i["prefix"]).ReleasedChannel(i["name"]),
+        ["semaphore-holders"] = i => new LockKeys(i["prefix"]).SemaphoreHolders(i["name"]),
+        ["semaphore-fence"] = i => new LockKeys(i["prefix"]).SemaphoreFence(i["name"]),
+        ["semaphore-released-channel"] = i => new LockKeys(i["prefix"]).SemaphoreReleasedChannel(i["name"]),
+        ["rw-readers"] = i => new LockKeys(i["prefix"]).Readers(i["name"]),
+        ["rw-writer"] = i => new LockKeys(i["prefix"]).Writer(i["name"]),
+        ["rw-writer-intent"] = i => new LockKeys(i["prefix"]).WriterIntent(i["name"]),
+        ["rw-fence"] = i => new LockKeys(i["prefix"]).ReaderWriterFence(i["name"]),
+        ["rw-released-channel"] = i => new LockKeys(i["prefix"]).ReaderWriterReleasedChannel(i["name"]),
+    });
+}

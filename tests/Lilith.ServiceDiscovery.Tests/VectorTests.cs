@@ -1,0 +1,18 @@
+using Lilith.ServiceDiscovery.Internal;
+
+namespace Lilith.ServiceDiscovery.Tests;
+
+/// <summary>The C# key builders against schema/vectors/service-discovery.json.</summary>
+public sealed class VectorTests
+{
+    [Fact]
+    public void Keys_match_the_golden_vectors() => GoldenVectors.AssertKeys("service-discovery", new Dictionary<string, Func<IReadOnlyDictionary<string, string>, string>>
+    {
+        ["instances"] = i => new DiscoveryKeys(i["prefix"]).Instances(i["service"]),
+        ["expiry"] = i => new DiscoveryKeys(i["prefix"]).Expiry(i["service"]),
+        ["revision"] = i => new DiscoveryKeys(i["prefix"]).Revision(i["service"]),
+        ["index"] = i => new DiscoveryKeys(i["prefix"]).Index(i["service"], i["dimension"], i["value"]),
+        ["services"] = i => new DiscoveryKeys(i["prefix"]).Services(),
+        ["events-channel"] = i => new DiscoveryKeys(i["prefix"]).EventsChannel(i["service"]),
+    });
+}

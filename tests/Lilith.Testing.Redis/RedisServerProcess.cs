@@ -1,0 +1,223 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Lilith.Testing.Redis;
+
+/// <summary>
+/// A <c>redis-server</c> process this test run owns: started from PATH on a free loopback port with no
+/// persistence, killed with SIGKILL and restarted on the same port for fault tests, stopped on dispose
+/// (and when the test process exits, so no server outlives the run).
+/// </summary>
+public sealed class RedisServerProcess : IAsyncDisposable
+{
+    private static readonly ConcurrentDictionary<RedisServerProcess, byte> Live = new();
+    private readonly string _executable;
+    private readonly IReadOnlyList<string> _extraArguments;
+    private readonly ConcurrentQueue<string> _output = new();
+    private Process? _process;
+
+    static RedisServerProcess()
+    {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            foreach (RedisServerProcess server in Live.Keys)
+            {
+                server.KillNow();
+            }
+        };
+    }
+
+    private RedisServerProcess(string executable, int port, IReadOnlyList<string> extraArguments)
+    {
+        _executable = executable;
+        Port = port;
+        _extraArguments = extraArguments;
+    }
+
+    /// <summary>The loopback port the server listens on; it stays the same across restarts.</summary>
+    public int Port { get; }
+
+    /// <summary>A StackExchange.Redis configuration string for the server.</summary>
+    public string ConnectionString => $"127.0.0.1:{Port}";
+
+    /// <summary>Whether the process is running now.</summary>
+    public bool IsRunning => _process is { HasExited: false };
+
+    /// <summary>The path of <c>redis-server</c> on PATH (or in the usual Debian folders), or null.</summary>
+    public static string? FindExecutable()
+    {
+        IEnumerable<string> folders = (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Concat(["/usr/bin", "/usr/local/bin", "/usr/sbin"]);
+        return folders.Select(folder => Path.Combine(folder, "redis-server")).FirstOrDefault(File.Exists);
+    }
+
+    /// <summary>Starts a server on a free loopback port and waits until it answers PING.</summary>
+    /// <param name="extraArguments">More <c>redis-server</c> arguments, e.g. <c>--cluster-enabled yes</c>.</param>
+    /// <param name="cancellationToken">Stops the wait.</param>
+    public static async Task<RedisServerProcess> StartAsync(IReadOnlyList<string>? extraArguments = null, CancellationToken cancellationToken = default)
+    {
+        string executable = FindExecutable() ?? throw new InvalidOperationException(RedisFixture.NoRedisMessage);
+        var server = new RedisServerProcess(executable, FreeLoopbackPort(), extraArguments ?? []);
+        Live.TryAdd(server, 0);
+        try
+        {
+            await server.LaunchAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return server;
+    }
+
+    /// <summary>Kills the server with SIGKILL (no shutdown, no save), as a crash would.</summary>
+    public async Task KillAsync()
+    {
+        Process? process = _process;
+        if (process is null || process.HasExited)
+        {
+            return;
+        }
+
+        process.Kill(entireProcessTree: false);
+        await process.WaitForExitAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Starts the server again on the same port after <see cref="KillAsync"/>; waits until it answers PING.</summary>
+    public async Task RestartAsync(CancellationToken cancellationToken = default)
+    {
+        await KillAsync().ConfigureAwait(false);
+        await LaunchAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        Live.TryRemove(this, out _);
+        await KillAsync().ConfigureAwait(false);
+        _process?.Dispose();
+        _process = null;
+    }
+
+    private void KillNow()
+    {
+        try
+        {
+            if (_process is { HasExited: false } process)
+            {
+                process.Kill();
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+    }
+
+    private async Task LaunchAsync(CancellationToken cancellationToken)
+    {
+        var info = new ProcessStartInfo(_executable)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        string[] arguments =
+        [
+            "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--bind", "127.0.0.1",
+            "--save", string.Empty,
+            "--appendonly", "no",
+            "--protected-mode", "no",
+            "--daemonize", "no",
+            "--dir", Path.GetTempPath(),
+        ];
+        foreach (string argument in arguments.Concat(_extraArguments))
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        _process?.Dispose();
+        var process = new Process { StartInfo = info };
+        process.OutputDataReceived += (_, e) => Remember(e.Data);
+        process.ErrorDataReceived += (_, e) => Remember(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _process = process;
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(TimeSpan.FromSeconds(15));
+        while (true)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException(
+                    $"redis-server on port {Port} exited with code {process.ExitCode} at start:{Environment.NewLine}{string.Join(Environment.NewLine, _output)}");
+            }
+
+            if (await AnswersPingAsync(Port, deadline.Token).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(25), deadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"redis-server on port {Port} did not answer PING within 15 s.");
+            }
+        }
+    }
+
+    private void Remember(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        _output.Enqueue(line);
+        while (_output.Count > 40 && _output.TryDequeue(out _))
+        {
+        }
+    }
+
+    private static async Task<bool> AnswersPingAsync(int port, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync(IPAddress.Loopback, port, cancellationToken).ConfigureAwait(false);
+            NetworkStream stream = client.GetStream();
+            await stream.WriteAsync("PING\r\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
+            byte[] buffer = new byte[64];
+            int read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            return Encoding.ASCII.GetString(buffer, 0, read).StartsWith("+PONG", StringComparison.Ordinal);
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>A port on 127.0.0.1 that nothing listens on right now.</summary>
+    public static int FreeLoopbackPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
