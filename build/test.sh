@@ -18,6 +18,23 @@ if ! command -v redis-server >/dev/null 2>&1 && [ -z "${REDIS_URL:-}" ]; then
 fi
 # The Debian package starts a system service on 6379; the tests start their own servers and do not need it.
 
+# Cross-language conformance: Debian's python3-redis and the Node.js packages pinned by the lock file.
+if ! /usr/bin/python3 -c 'import redis' >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: installing python3-redis (Debian package)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-redis >/dev/null
+  else
+    echo "test.sh: python3-redis is missing and this user cannot install it; the Python conformance tests will fail." >&2
+  fi
+fi
+if command -v npm >/dev/null 2>&1; then
+  echo "test.sh: installing the conformance suite's Node.js packages (package-lock.json)"
+  npm ci --prefix tests/conformance/node --no-audit --no-fund --loglevel=error >/dev/null
+else
+  echo "test.sh: npm is not on PATH; the Node.js conformance tests will fail." >&2
+fi
+
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 results="$root/artifacts/test-results"
 rm -rf "$results"
