@@ -40,28 +40,28 @@ internal static class RegistryBuilder
 
         overrides.AddRange(configurationOverrides ?? []);
 
-        var endpointsOf = new Dictionary<string, List<(string Scheme, int Port, string Path)>>(StringComparer.Ordinal);
+        var endpointsOf = new Dictionary<string, List<(string Scheme, int Port, Where At)>>(StringComparer.Ordinal);
         var services = new List<ServiceAddress>(specs.Count);
         foreach (ServiceSpec spec in specs.Values)
         {
             string host = spec.Host ?? DefaultHost;
             int? port = spec.Port;
             string scheme = spec.Scheme ?? DefaultScheme;
-            string portPath = $"{spec.Path}.port";
-            var extra = spec.Endpoints.ToDictionary(e => e.Scheme, e => (e.Port, e.Path), StringComparer.Ordinal);
+            var portAt = new Where($"{spec.Path}.port", spec.PortAt.Line, spec.PortAt.Column);
+            var extra = spec.Endpoints.ToDictionary(e => e.Scheme, e => (e.Port, At: new Where(e.Path, e.Line, e.Column)), StringComparer.Ordinal);
             foreach (OverrideSpec o in overrides.Where(o => o.Service == spec.Name))
             {
                 host = o.Host ?? host;
                 if (o.Port is not null)
                 {
                     port = o.Port;
-                    portPath = $"{o.Path}.port";
+                    portAt = new Where($"{o.Path}.port", o.PortAt.Line, o.PortAt.Column);
                 }
 
                 scheme = o.Scheme ?? scheme;
                 foreach (EndpointSpec e in o.Endpoints)
                 {
-                    extra[e.Scheme] = (e.Port, e.Path);
+                    extra[e.Scheme] = (e.Port, new Where(e.Path, e.Line, e.Column));
                 }
             }
 
@@ -70,16 +70,15 @@ internal static class RegistryBuilder
                 continue; // reported while reading
             }
 
-            var list = new List<(string, int, string)> { (scheme, port.Value, portPath) };
+            var list = new List<(string, int, Where)> { (scheme, port.Value, portAt) };
             var endpoints = new Dictionary<string, int>(StringComparer.Ordinal) { [scheme] = port.Value };
-            foreach ((string extraScheme, (int extraPort, string extraPath)) in extra)
+            foreach ((string extraScheme, (int extraPort, Where extraPath)) in extra)
             {
                 if (extraScheme == scheme)
                 {
                     if (extraPort != port.Value)
                     {
-                        errors.Add(new RegistryError(extraPath,
-                            $"{extraPort} differs from port {port.Value} of the primary '{scheme}' endpoint"));
+                        errors.Add(extraPath.Error($"{extraPort} differs from port {port.Value} of the primary '{scheme}' endpoint"));
                     }
 
                     continue;
@@ -109,19 +108,19 @@ internal static class RegistryBuilder
         foreach (ServiceSpec spec in specs.Values)
         {
             var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach ((string name, string path) in spec.Dependencies)
+            foreach ((string name, string path, int line, int column) in spec.Dependencies)
             {
                 if (name == spec.Name)
                 {
-                    errors.Add(new RegistryError(path, $"'{name}' depends on itself"));
+                    errors.Add(new RegistryError(path, $"'{name}' depends on itself", line, column));
                 }
                 else if (!specs.ContainsKey(name))
                 {
-                    errors.Add(new RegistryError(path, $"unknown service '{name}'{NameSuggestions.DidYouMean(name, specs.Keys)}"));
+                    errors.Add(new RegistryError(path, $"unknown service '{name}'{NameSuggestions.DidYouMean(name, specs.Keys)}", line, column));
                 }
                 else if (!seen.Add(name))
                 {
-                    errors.Add(new RegistryError(path, $"'{name}' is listed twice"));
+                    errors.Add(new RegistryError(path, $"'{name}' is listed twice", line, column));
                 }
             }
         }
@@ -139,7 +138,7 @@ internal static class RegistryBuilder
         {
             state[name] = 1;
             stack.Add(name);
-            foreach ((string dependency, _) in specs[name].Dependencies)
+            foreach ((string dependency, _, _, _) in specs[name].Dependencies)
             {
                 if (dependency == name || !specs.ContainsKey(dependency))
                 {
@@ -169,17 +168,17 @@ internal static class RegistryBuilder
     }
 
     private static void CheckConflicts(List<ServiceAddress> services,
-        Dictionary<string, List<(string Scheme, int Port, string Path)>> endpointsOf, string environment, List<RegistryError> errors)
+        Dictionary<string, List<(string Scheme, int Port, Where At)>> endpointsOf, string environment, List<RegistryError> errors)
     {
         var first = new Dictionary<(string Host, int Port), (string Service, string Scheme)>();
         foreach (ServiceAddress service in services)
         {
-            foreach ((string scheme, int port, string path) in endpointsOf[service.Name])
+            foreach ((string scheme, int port, Where path) in endpointsOf[service.Name])
             {
                 var key = (service.Host.ToLowerInvariant(), port);
                 if (first.TryGetValue(key, out var owner))
                 {
-                    errors.Add(new RegistryError(path,
+                    errors.Add(path.Error(
                         $"{ServiceAddress.FormatHost(service.Host)}:{port} is used by both {owner.Service} ({owner.Scheme}) and " +
                         $"{service.Name} ({scheme}) in environment '{environment}'"));
                 }
@@ -192,7 +191,7 @@ internal static class RegistryBuilder
     }
 
     private static void CheckPortsFree(List<ServiceAddress> services,
-        Dictionary<string, List<(string Scheme, int Port, string Path)>> endpointsOf, List<RegistryError> errors)
+        Dictionary<string, List<(string Scheme, int Port, Where At)>> endpointsOf, List<RegistryError> errors)
     {
         foreach (ServiceAddress service in services)
         {
@@ -202,7 +201,7 @@ internal static class RegistryBuilder
                 continue; // not this machine: nothing to check here
             }
 
-            foreach ((_, int port, string path) in endpointsOf[service.Name])
+            foreach ((_, int port, Where path) in endpointsOf[service.Name])
             {
                 try
                 {
@@ -212,7 +211,7 @@ internal static class RegistryBuilder
                 }
                 catch (SocketException)
                 {
-                    errors.Add(new RegistryError(path, $"{ServiceAddress.FormatHost(service.Host)}:{port} is in use on this machine"));
+                    errors.Add(path.Error($"{ServiceAddress.FormatHost(service.Host)}:{port} is in use on this machine"));
                 }
             }
         }
@@ -228,5 +227,11 @@ internal static class RegistryBuilder
         return IPAddress.TryParse(host.Trim('[', ']'), out IPAddress? ip) && (IPAddress.IsLoopback(ip) || ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any))
             ? ip
             : null;
+    }
+
+    /// <summary>A value's path and position, for errors found after reading.</summary>
+    private sealed record Where(string Path, int Line, int Column)
+    {
+        public RegistryError Error(string message) => new(Path, message, Line, Column);
     }
 }

@@ -5,7 +5,7 @@ using Lilith.Common;
 namespace Lilith.ServiceAddresses.Internal;
 
 /// <summary>An endpoint as the file gives it.</summary>
-internal sealed record EndpointSpec(string Scheme, int Port, string Path);
+internal sealed record EndpointSpec(string Scheme, int Port, string Path, int Line = 0, int Column = 0);
 
 /// <summary>A service as the file gives it (before environment overrides).</summary>
 internal sealed class ServiceSpec(string name, string path)
@@ -22,7 +22,10 @@ internal sealed class ServiceSpec(string name, string path)
 
     public List<EndpointSpec> Endpoints { get; } = [];
 
-    public List<(string Name, string Path)> Dependencies { get; } = [];
+    /// <summary>Where the port value is in the file (0 when not given).</summary>
+    public (int Line, int Column) PortAt { get; set; }
+
+    public List<(string Name, string Path, int Line, int Column)> Dependencies { get; } = [];
 
     public List<string> Tags { get; } = [];
 }
@@ -41,6 +44,9 @@ internal sealed class OverrideSpec(string service, string path)
     public string? Scheme { get; set; }
 
     public List<EndpointSpec> Endpoints { get; } = [];
+
+    /// <summary>Where the port value is in the file (0 when not given).</summary>
+    public (int Line, int Column) PortAt { get; set; }
 }
 
 /// <summary>
@@ -93,7 +99,10 @@ internal sealed partial class RegistryDocument
                     switch (member.Key)
                     {
                         case "host": spec.Host = ReadHost(member.Value, memberPath); break;
-                        case "port": spec.Port = ReadPort(member.Value, memberPath); break;
+                        case "port":
+                            spec.Port = ReadPort(member.Value, memberPath);
+                            spec.PortAt = (member.Value.Line, member.Value.Column);
+                            break;
                         case "scheme": spec.Scheme = ReadScheme(member.Value, memberPath); break;
                         case "endpoints": ReadEndpoints(member.Value, memberPath, spec.Endpoints); break;
                         default: Add(memberPath, "unknown member (an override has host, port, scheme, endpoints)", member); break;
@@ -184,15 +193,18 @@ internal sealed partial class RegistryDocument
                 switch (member.Key)
                 {
                     case "host": spec.Host = ReadHost(member.Value, memberPath); break;
-                    case "port": spec.Port = ReadPort(member.Value, memberPath); break;
+                    case "port":
+                        spec.Port = ReadPort(member.Value, memberPath);
+                        spec.PortAt = (member.Value.Line, member.Value.Column);
+                        break;
                     case "scheme": spec.Scheme = ReadScheme(member.Value, memberPath); break;
                     case "endpoints": ReadEndpoints(member.Value, memberPath, spec.Endpoints); break;
                     case "dependencies":
-                        foreach ((string? text, string itemPath) in ReadStrings(member.Value, memberPath))
+                        foreach ((string? text, string itemPath, RawNode item) in ReadStrings(member.Value, memberPath))
                         {
                             if (text is not null)
                             {
-                                spec.Dependencies.Add((text, itemPath));
+                                spec.Dependencies.Add((text, itemPath, item.Line, item.Column));
                             }
                         }
 
@@ -263,7 +275,7 @@ internal sealed partial class RegistryDocument
 
             if (ReadPort(entry.Value, endpointPath) is { } port)
             {
-                into.Add(new EndpointSpec(entry.Key, port, endpointPath));
+                into.Add(new EndpointSpec(entry.Key, port, endpointPath, entry.Value.Line, entry.Value.Column));
             }
         }
     }
@@ -338,9 +350,9 @@ internal sealed partial class RegistryDocument
         return value;
     }
 
-    private List<(string? Text, string Path)> ReadStrings(RawNode node, string path)
+    private List<(string? Text, string Path, RawNode Node)> ReadStrings(RawNode node, string path)
     {
-        var result = new List<(string?, string)>();
+        var result = new List<(string?, string, RawNode)>();
         if (node is RawScalar { Value: null })
         {
             return result;
@@ -357,12 +369,12 @@ internal sealed partial class RegistryDocument
             RawNode item = sequence.Items[i];
             if (item is RawScalar { Value: { Length: > 0 } text })
             {
-                result.Add((text, itemPath));
+                result.Add((text, itemPath, item));
             }
             else
             {
                 Add(itemPath, item is RawScalar ? "must not be empty" : $"must be text, not {item.Kind}", item);
-                result.Add((null, itemPath));
+                result.Add((null, itemPath, item));
             }
         }
 

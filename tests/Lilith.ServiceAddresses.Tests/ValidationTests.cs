@@ -140,4 +140,14 @@ public sealed class ValidationTests
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public void Errors_found_after_reading_carry_the_line_and_column()
+    {
+        var e = Assert.Throws<ServiceRegistryException>(() => ServiceRegistry.Parse(
+            "services:\n  api:\n    port: 8080\n  web:\n    port: 8080\n    dependencies: [api, ghost]\n", RegistryFormat.Yaml, "development"));
+        Assert.Equal(
+            [("services.web.dependencies[1]", 6, 25), ("services.web.port", 5, 11)],
+            e.Errors.Select(x => (x.Path, x.Line, x.Column)));
+    }
 }
