@@ -16,8 +16,9 @@ internal sealed class InMemoryServiceAddressStore(TimeProvider time, TimeSpan cl
         string json = RegistryPayload.From(registry).ToJson();
         lock (_gate)
         {
-            long revision = _registries.TryGetValue(registry.Environment, out var current) ? current.Revision + 1 : 1;
-            _registries[registry.Environment] = (revision, json);
+            string environment = registry.Environment.ToLowerInvariant();
+            long revision = _registries.TryGetValue(environment, out var current) ? current.Revision + 1 : 1;
+            _registries[environment] = (revision, json);
             return new ValueTask<long>(revision);
         }
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Lilith.Common;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
@@ -45,7 +46,9 @@ internal sealed partial class RedisServiceAddressStore(RedisConnectionSource con
     public async ValueTask<long> PublishAsync(IServiceAddresses registry, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(registry);
-        string environment = KeySchema.ValidateName(registry.Environment, "environment");
+        string environment = KeySchema.ValidateName(registry.Environment, "environment").ToLowerInvariant();
+        using Activity? activity = ServiceAddressesTelemetry.ActivitySource.StartActivity("addresses.publish");
+        activity?.SetTag("lilith.environment", environment);
         IDatabase db = (await _connection.GetAsync(cancellationToken).ConfigureAwait(false)).GetDatabase();
         RedisResult result = await db.ScriptEvaluateAsync(PublishScript,
             [_keys.Registry(environment), _keys.Revision(environment)],
@@ -56,6 +59,8 @@ internal sealed partial class RedisServiceAddressStore(RedisConnectionSource con
     public async ValueTask<PublishedRegistry?> LoadAsync(string environment, CancellationToken cancellationToken = default)
     {
         environment = KeySchema.ValidateName(environment, "environment", nameof(environment)).ToLowerInvariant();
+        using Activity? activity = ServiceAddressesTelemetry.ActivitySource.StartActivity("addresses.load");
+        activity?.SetTag("lilith.environment", environment);
         IDatabase db = (await _connection.GetAsync(cancellationToken).ConfigureAwait(false)).GetDatabase();
         string registryKey = _keys.Registry(environment);
         var result = (RedisResult[])(await db.ScriptEvaluateAsync(LoadScript, [registryKey, _keys.Revision(environment)])

@@ -138,7 +138,8 @@ internal sealed class ServiceAddressesOptionsValidator : IValidateOptions<Servic
             }
         }
 
-        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+        // The same section may be bound twice (default section and an explicit one): report each problem once.
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures.Distinct(StringComparer.Ordinal));
     }
 
     public static ServiceRegistry LoadRegistry(ServiceAddressesOptions options)

@@ -84,4 +84,15 @@ public sealed class FormatTests
         var e = Assert.Throws<ServiceRegistryException>(() => ServiceRegistry.Load(TestRegistries.Path("nope.yaml")));
         Assert.StartsWith("the file cannot be read: ", Assert.Single(e.Errors).Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void The_configured_environment_wins_and_is_lowercased()
+    {
+        Assert.Equal("staging", ServiceRegistry.ResolveEnvironment("Staging"));
+        Assert.Equal("qa", ServiceRegistry.ResolveEnvironment(" QA "));
+        string fallback = ServiceRegistry.ResolveEnvironment(null);
+        string? expected = Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT") is { Length: > 0 } d ? d
+            : Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT") is { Length: > 0 } a ? a : "production";
+        Assert.Equal(expected.Trim().ToLowerInvariant(), fallback);
+    }
 }
