@@ -135,9 +135,9 @@ internal sealed partial class RedisServiceAddressStore(RedisConnectionSource con
                 IDatabase db = (await store._connection.GetAsync(CancellationToken.None).ConfigureAwait(false)).GetDatabase();
                 await db.ScriptEvaluateAsync(ReleaseScript, [key], [value]).ConfigureAwait(false);
             }
-            catch (RedisException e)
+            catch (Exception e) when (e is RedisException or TimeoutException)
             {
-                // The claim then ends with its TTL; disposing must not throw.
+                // Redis is unreachable: the claim then ends with its TTL; disposing must not throw.
                 Log.ReleaseFailed(store._logger, key, e.Message);
             }
         }

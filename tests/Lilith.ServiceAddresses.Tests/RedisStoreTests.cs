@@ -129,4 +129,38 @@ public sealed class RedisStoreTests(RedisFixture redis)
         Assert.False(await db.KeyExistsAsync(key)); // renewing never re-creates it
         await claim.DisposeAsync();
     }
+
+    [Fact]
+    public async Task Redis_down_fails_claims_clearly_dispose_does_not_throw_and_claims_work_after_restart()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        RedisServerProcess server = await redis.StartOwnedServerAsync();
+        IConnectionMultiplexer connection = await RedisFixture.ConnectAsync(server.ConnectionString);
+        await using var store = new RedisServiceAddressStore(new RedisConnectionSource(connection), _prefix, TimeSpan.FromSeconds(30), NullLogger.Instance);
+        IPortClaim claim = (await store.TryClaimPortAsync("dev", "localhost", 7200, "a", ct))!;
+
+        await server.KillAsync();
+        Exception down = await Assert.ThrowsAnyAsync<Exception>(async () => await store.TryClaimPortAsync("dev", "localhost", 7201, "b", ct));
+        Assert.True(down is RedisException or TimeoutException, down.ToString());
+        await claim.DisposeAsync(); // must not throw while Redis is down
+
+        await server.RestartAsync(ct);
+        long deadline = Environment.TickCount64 + 15000;
+        IPortClaim? again = null;
+        while (again is null && Environment.TickCount64 < deadline)
+        {
+            try
+            {
+                again = await store.TryClaimPortAsync("dev", "localhost", 7200, "a", ct);
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                await Task.Delay(100, ct);
+            }
+        }
+
+        Assert.NotNull(again); // the restarted server has no data: the claim is free again
+        await again.DisposeAsync();
+        await connection.DisposeAsync();
+    }
 }
