@@ -14,6 +14,9 @@ internal sealed class AddressKeys(string prefix)
     public string Claim(string environment, string host, int port) =>
         KeySchema.Tagged(prefix, Concern, environment, $"claim:{host}:{port}");
 
+    /// <summary>The revision counter of the published registry (string, integer, never expires).</summary>
+    public string Revision(string environment) => KeySchema.Tagged(prefix, Concern, environment, "revision");
+
     /// <summary>Pub/sub channel announcing a newly published registry.</summary>
     public string ChangedChannel(string environment) => KeySchema.Tagged(prefix, Concern, environment, "changed");
 }

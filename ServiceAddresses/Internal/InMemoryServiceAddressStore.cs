@@ -1,0 +1,118 @@
+namespace Lilith.ServiceAddresses.Internal;
+
+/// <summary>The single-process store: the same contract as Redis, with expiry on the injected clock.</summary>
+internal sealed class InMemoryServiceAddressStore(TimeProvider time, TimeSpan claimTtl) : IServiceAddressStore
+{
+    private readonly TimeProvider _time = time;
+    private readonly TimeSpan _claimTtl = claimTtl;
+    private readonly object _gate = new();
+    private readonly Dictionary<string, (long Revision, string Json)> _registries = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Environment, string Host, int Port), (string Token, DateTimeOffset Expires)> _claims = [];
+
+    public ValueTask<long> PublishAsync(IServiceAddresses registry, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        cancellationToken.ThrowIfCancellationRequested();
+        string json = RegistryPayload.From(registry).ToJson();
+        lock (_gate)
+        {
+            string environment = registry.Environment.ToLowerInvariant();
+            long revision = _registries.TryGetValue(environment, out var current) ? current.Revision + 1 : 1;
+            _registries[environment] = (revision, json);
+            return new ValueTask<long>(revision);
+        }
+    }
+
+    public ValueTask<PublishedRegistry?> LoadAsync(string environment, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        cancellationToken.ThrowIfCancellationRequested();
+        (long Revision, string Json) stored;
+        lock (_gate)
+        {
+            if (!_registries.TryGetValue(environment.ToLowerInvariant(), out stored))
+            {
+                return new ValueTask<PublishedRegistry?>((PublishedRegistry?)null);
+            }
+        }
+
+        return new ValueTask<PublishedRegistry?>(new PublishedRegistry(stored.Revision, RegistryPayload.Parse(stored.Json, $"in-memory registry '{environment}'").ToRegistry()));
+    }
+
+    public ValueTask<IPortClaim?> TryClaimPortAsync(string environment, string host, int port, string service, CancellationToken cancellationToken = default)
+    {
+        ClaimArguments.Check(environment, host, port, service);
+        cancellationToken.ThrowIfCancellationRequested();
+        var key = (environment.ToLowerInvariant(), host, port);
+        string token = ClaimArguments.NewToken();
+        lock (_gate)
+        {
+            if (_claims.TryGetValue(key, out var held) && held.Expires > _time.GetUtcNow())
+            {
+                return new ValueTask<IPortClaim?>((IPortClaim?)null);
+            }
+
+            _claims[key] = (token, _time.GetUtcNow() + _claimTtl);
+        }
+
+        return new ValueTask<IPortClaim?>(new Claim(this, key, service, token));
+    }
+
+    private sealed class Claim(InMemoryServiceAddressStore store, (string Environment, string Host, int Port) key, string service, string token) : IPortClaim
+    {
+        public string Environment => key.Environment;
+
+        public string Host => key.Host;
+
+        public int Port => key.Port;
+
+        public string Service => service;
+
+        public ValueTask<bool> RenewAsync(CancellationToken cancellationToken = default)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            lock (store._gate)
+            {
+                DateTimeOffset now = store._time.GetUtcNow();
+                if (store._claims.TryGetValue(key, out var held) && held.Token == token && held.Expires > now)
+                {
+                    store._claims[key] = (token, now + store._claimTtl);
+                    return new ValueTask<bool>(true);
+                }
+
+                return new ValueTask<bool>(false);
+            }
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            lock (store._gate)
+            {
+                if (store._claims.TryGetValue(key, out var held) && held.Token == token)
+                {
+                    store._claims.Remove(key);
+                }
+            }
+
+            return default;
+        }
+    }
+}
+
+/// <summary>Argument rules shared by both stores.</summary>
+internal static class ClaimArguments
+{
+    public static void Check(string environment, string host, int port, string service)
+    {
+        Lilith.Common.KeySchema.ValidateName(environment, "environment", nameof(environment));
+        ArgumentException.ThrowIfNullOrWhiteSpace(host);
+        ArgumentException.ThrowIfNullOrWhiteSpace(service);
+        if (port is < 1 or > 65535)
+        {
+            throw new ArgumentOutOfRangeException(nameof(port), port, $"port: {port} is not in 1..65535");
+        }
+    }
+
+    /// <summary>A value no other claimer writes: machine, process, and a random part.</summary>
+    public static string NewToken() => $"{System.Environment.MachineName}/{System.Environment.ProcessId}/{Guid.NewGuid():N}";
+}

@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using Lilith.Common;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace Lilith.ServiceAddresses.Internal;
+
+/// <summary>The Redis store: registries and claims under the schema's keys (schema/service-addresses.md).</summary>
+internal sealed partial class RedisServiceAddressStore(RedisConnectionSource connection, string prefix, TimeSpan claimTtl, ILogger logger)
+    : IServiceAddressStore, IAsyncDisposable
+{
+    /// <summary>KEYS[1] registry, KEYS[2] revision; ARGV[1] registry JSON, ARGV[2] changed channel. Returns the new revision.</summary>
+    internal const string PublishScript = """
+        redis.call('SET', KEYS[1], ARGV[1])
+        local revision = redis.call('INCR', KEYS[2])
+        redis.call('PUBLISH', ARGV[2], revision)
+        return revision
+        """;
+
+    /// <summary>KEYS[1] registry, KEYS[2] revision. Returns {registry JSON or false, revision or false}.</summary>
+    internal const string LoadScript = """
+        return { redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]) }
+        """;
+
+    /// <summary>KEYS[1] claim; ARGV[1] the claim JSON this claimer wrote, ARGV[2] TTL ms. Returns 1 renewed, 0 lost.</summary>
+    internal const string RenewScript = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then
+          return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+        end
+        return 0
+        """;
+
+    /// <summary>KEYS[1] claim; ARGV[1] the claim JSON this claimer wrote. Returns 1 released, 0 not ours (any more).</summary>
+    internal const string ReleaseScript = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then
+          return redis.call('DEL', KEYS[1])
+        end
+        return 0
+        """;
+
+    private readonly RedisConnectionSource _connection = connection;
+    private readonly TimeSpan _claimTtl = claimTtl;
+    private readonly ILogger _logger = logger;
+    private readonly AddressKeys _keys = new(KeySchema.ValidatePrefix(prefix));
+
+    public async ValueTask<long> PublishAsync(IServiceAddresses registry, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        string environment = KeySchema.ValidateName(registry.Environment, "environment").ToLowerInvariant();
+        using Activity? activity = ServiceAddressesTelemetry.ActivitySource.StartActivity("addresses.publish");
+        activity?.SetTag("lilith.environment", environment);
+        IDatabase db = (await _connection.GetAsync(cancellationToken).ConfigureAwait(false)).GetDatabase();
+        RedisResult result = await db.ScriptEvaluateAsync(PublishScript,
+            [_keys.Registry(environment), _keys.Revision(environment)],
+            [RegistryPayload.From(registry).ToJson(), _keys.ChangedChannel(environment)]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return (long)result;
+    }
+
+    public async ValueTask<PublishedRegistry?> LoadAsync(string environment, CancellationToken cancellationToken = default)
+    {
+        environment = KeySchema.ValidateName(environment, "environment", nameof(environment)).ToLowerInvariant();
+        using Activity? activity = ServiceAddressesTelemetry.ActivitySource.StartActivity("addresses.load");
+        activity?.SetTag("lilith.environment", environment);
+        IDatabase db = (await _connection.GetAsync(cancellationToken).ConfigureAwait(false)).GetDatabase();
+        string registryKey = _keys.Registry(environment);
+        var result = (RedisResult[])(await db.ScriptEvaluateAsync(LoadScript, [registryKey, _keys.Revision(environment)])
+            .WaitAsync(cancellationToken).ConfigureAwait(false))!;
+        if (result.Length == 0 || result[0].IsNull)
+        {
+            return null;
+        }
+
+        try
+        {
+            RegistryPayload payload = RegistryPayload.Parse((string)result[0]!, registryKey);
+            long revision = result.Length > 1 && !result[1].IsNull ? (long)result[1] : 0;
+            return new PublishedRegistry(revision, payload.ToRegistry());
+        }
+        catch (ServiceRegistryException e)
+        {
+            Log.UnreadableRegistry(_logger, registryKey, e.Message);
+            throw;
+        }
+    }
+
+    public async ValueTask<IPortClaim?> TryClaimPortAsync(string environment, string host, int port, string service, CancellationToken cancellationToken = default)
+    {
+        ClaimArguments.Check(environment, host, port, service);
+        environment = environment.ToLowerInvariant();
+        string key = _keys.Claim(environment, host, port);
+        string value = new ClaimPayload { Service = service, Owner = ClaimArguments.NewToken() }.ToJson();
+        IDatabase db = (await _connection.GetAsync(cancellationToken).ConfigureAwait(false)).GetDatabase();
+        bool claimed = await db.StringSetAsync(key, value, _claimTtl, When.NotExists).WaitAsync(cancellationToken).ConfigureAwait(false);
+        ServiceAddressesTelemetry.Claims.Add(1, new KeyValuePair<string, object?>("result", claimed ? "claimed" : "taken"));
+        return claimed ? new Claim(this, environment, host, port, service, key, value) : null;
+    }
+
+    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+
+    private sealed class Claim(RedisServiceAddressStore store, string environment, string host, int port, string service, string key, string value)
+        : IPortClaim
+    {
+        private int _disposed;
+
+        public string Environment => environment;
+
+        public string Host => host;
+
+        public int Port => port;
+
+        public string Service => service;
+
+        public async ValueTask<bool> RenewAsync(CancellationToken cancellationToken = default)
+        {
+            IDatabase db = (await store._connection.GetAsync(cancellationToken).ConfigureAwait(false)).GetDatabase();
+            long renewed = (long)await db.ScriptEvaluateAsync(RenewScript, [key], [value, (long)store._claimTtl.TotalMilliseconds])
+                .WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (renewed != 1)
+            {
+                Log.ClaimLost(store._logger, key);
+            }
+
+            return renewed == 1;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 1)
+            {
+                return;
+            }
+
+            try
+            {
+                IDatabase db = (await store._connection.GetAsync(CancellationToken.None).ConfigureAwait(false)).GetDatabase();
+                await db.ScriptEvaluateAsync(ReleaseScript, [key], [value]).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                // Redis is unreachable: the claim then ends with its TTL; disposing must not throw.
+                Log.ReleaseFailed(store._logger, key, e.Message);
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "The service registry at {Key} cannot be read: {Reason}")]
+        public static partial void UnreadableRegistry(ILogger logger, string key, string reason);
+
+        [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "The port claim {Key} was lost (expired or taken) before it was renewed")]
+        public static partial void ClaimLost(ILogger logger, string key);
+
+        [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Releasing the port claim {Key} failed; it ends with its TTL: {Reason}")]
+        public static partial void ReleaseFailed(ILogger logger, string key, string reason);
+    }
+}
