@@ -6,6 +6,9 @@ namespace Lilith.DistributedLock.Internal;
 /// <summary>Locks in Redis, one script per operation (schema/distributed-lock.md).</summary>
 internal sealed class RedisLockBackend(RedisConnectionSource connection, LockKeys keys) : ILockBackend
 {
+    /// <summary>A backend on a connection owned by the caller (tests, benchmarks).</summary>
+    public static RedisLockBackend On(IConnectionMultiplexer shared, LockKeys keys) => new(new RedisConnectionSource(shared), keys);
+
     public string Description { get; } = "Redis (" + connection.Description + ")";
 
     public async ValueTask<AcquireAttempt> TryAcquireAsync(string name, string holder, TimeSpan ttl, CancellationToken cancellationToken)

@@ -1,4 +1,3 @@
-using Lilith.Common;
 using Lilith.DistributedLock.Internal;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
@@ -11,7 +10,7 @@ public sealed class RedisLockContractTests(RedisFixture redis) : LockContractTes
     private readonly LockKeys _keys = new(RedisFixture.NewPrefix());
 
     internal static LockProvider Provider(IConnectionMultiplexer connection, LockKeys keys, LockProviderSettings settings) =>
-        new(new RedisLockBackend(new RedisConnectionSource(connection), keys), settings, TimeProvider.System, NullLogger.Instance);
+        new(RedisLockBackend.On(connection, keys), settings, TimeProvider.System, NullLogger.Instance);
 
     private protected override async Task<(IDistributedLockProvider First, IDistributedLockProvider Second)> CreatePairAsync(LockProviderSettings settings) =>
         (Provider(await redis.ConnectionAsync(), _keys, settings), Provider(await redis.NewConnectionAsync(), _keys, settings));
