@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-/// <summary>Registers <see cref="IDistributedLockProvider"/>.</summary>
+/// <summary>Registers <see cref="IDistributedLockProvider"/> and <see cref="IDistributedSemaphoreProvider"/> (one provider serves both).</summary>
 public static class DistributedLockServiceCollectionExtensions
 {
     /// <summary>Registers the lock provider with default options (in-memory backend).</summary>
@@ -47,6 +47,7 @@ public static class DistributedLockServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DistributedLockOptions>, DistributedLockOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IDistributedLockProvider>(Create);
+        services.TryAddSingleton<IDistributedSemaphoreProvider>(static sp => (IDistributedSemaphoreProvider)sp.GetRequiredService<IDistributedLockProvider>());
         return services;
     }
 

@@ -29,6 +29,9 @@ internal interface ILockBackend : IAsyncDisposable
     /// <summary>Has <paramref name="waiter"/> notified of every release of <paramref name="name"/> until the result is disposed.</summary>
     ValueTask<IAsyncDisposable> SubscribeAsync(string name, ReleaseWaiter waiter, CancellationToken cancellationToken);
 
+    /// <summary>The same store, for slots of a semaphore admitting <paramref name="maxCount"/> holders (own keys and fencing counter).</summary>
+    ILockBackend ForSemaphore(int maxCount);
+
     /// <summary>Whether <paramref name="error"/> means "backend not reachable now" (worth trying again), not a bug.</summary>
     bool IsUnavailable(Exception error);
 }

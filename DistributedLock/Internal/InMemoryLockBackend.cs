@@ -1,31 +1,48 @@
 namespace Lilith.DistributedLock.Internal;
 
 /// <summary>
-/// Locks in this process with the Redis backend's semantics: leases on the injected clock, compare-and-delete
-/// release, fencing counters that never go backwards, release notifications to waiters.
+/// Locks (and semaphore slots) in this process with the Redis backend's semantics: leases on the injected clock,
+/// compare-and-delete release, fencing counters that never go backwards, release notifications to waiters.
 /// </summary>
-internal sealed class InMemoryLockBackend(TimeProvider time) : ILockBackend
+internal sealed class InMemoryLockBackend : ILockBackend
 {
-    private readonly object _gate = new();
-    private readonly Dictionary<string, Lease> _locks = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, long> _fences = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, List<ReleaseWaiter>> _waiters = new(StringComparer.Ordinal);
+    private readonly Store _store;
+    private readonly string _space;
+    private readonly int _capacity;
+
+    public InMemoryLockBackend(TimeProvider time)
+        : this(new Store(time), "lock", 1)
+    {
+    }
+
+    private InMemoryLockBackend(Store store, string space, int capacity)
+    {
+        _store = store;
+        _space = space;
+        _capacity = capacity;
+    }
 
     public string Description => "the in-memory lock store";
+
+    /// <summary>The same store, for slots of a semaphore admitting <paramref name="maxCount"/> holders.</summary>
+    public ILockBackend ForSemaphore(int maxCount) => new InMemoryLockBackend(_store, "semaphore", maxCount);
 
     public ValueTask<AcquireAttempt> TryAcquireAsync(string name, string holder, TimeSpan ttl, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        string key = Key(name);
+        lock (_store)
         {
-            if (Current(name) is { } lease)
+            Dictionary<string, long> holders = _store.LiveHolders(key);
+            if (holders.Count >= _capacity)
             {
-                return new(new AcquireAttempt(0, time.GetElapsedTime(time.GetTimestamp(), lease.ExpiresAt)));
+                long firstEnd = holders.Values.Min();
+                return new(new AcquireAttempt(0, _store.Time.GetElapsedTime(_store.Time.GetTimestamp(), firstEnd)));
             }
 
-            long token = _fences.GetValueOrDefault(name) + 1;
-            _fences[name] = token;
-            _locks[name] = new Lease(holder, ExpiryAfter(ttl));
+            long token = _store.Fences.GetValueOrDefault(key) + 1;
+            _store.Fences[key] = token;
+            holders[holder] = _store.ExpiryAfter(ttl);
             return new(new AcquireAttempt(token, null));
         }
     }
@@ -33,30 +50,35 @@ internal sealed class InMemoryLockBackend(TimeProvider time) : ILockBackend
     public ValueTask<bool> RenewAsync(string name, string holder, TimeSpan ttl, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_store)
         {
-            if (Current(name) is { } lease && lease.Holder == holder)
+            Dictionary<string, long> holders = _store.LiveHolders(Key(name));
+            if (!holders.ContainsKey(holder))
             {
-                _locks[name] = lease with { ExpiresAt = ExpiryAfter(ttl) };
-                return new(true);
+                _store.DropIfEmpty(Key(name), holders);
+                return new(false);
             }
 
-            return new(false);
+            holders[holder] = _store.ExpiryAfter(ttl);
+            return new(true);
         }
     }
 
     public ValueTask<bool> ReleaseAsync(string name, string holder, CancellationToken cancellationToken)
     {
         ReleaseWaiter[] wake;
-        lock (_gate)
+        string key = Key(name);
+        lock (_store)
         {
-            if (Current(name) is not { } lease || lease.Holder != holder)
+            Dictionary<string, long> holders = _store.LiveHolders(key);
+            bool held = holders.Remove(holder);
+            _store.DropIfEmpty(key, holders);
+            if (!held)
             {
                 return new(false);
             }
 
-            _locks.Remove(name);
-            wake = _waiters.TryGetValue(name, out List<ReleaseWaiter>? waiters) ? [.. waiters] : [];
+            wake = _store.Waiters.TryGetValue(key, out List<ReleaseWaiter>? waiters) ? [.. waiters] : [];
         }
 
         foreach (ReleaseWaiter waiter in wake)
@@ -69,17 +91,18 @@ internal sealed class InMemoryLockBackend(TimeProvider time) : ILockBackend
 
     public ValueTask<IAsyncDisposable> SubscribeAsync(string name, ReleaseWaiter waiter, CancellationToken cancellationToken)
     {
-        lock (_gate)
+        string key = Key(name);
+        lock (_store)
         {
-            if (!_waiters.TryGetValue(name, out List<ReleaseWaiter>? waiters))
+            if (!_store.Waiters.TryGetValue(key, out List<ReleaseWaiter>? waiters))
             {
-                _waiters[name] = waiters = [];
+                _store.Waiters[key] = waiters = [];
             }
 
             waiters.Add(waiter);
         }
 
-        return new(new Subscription(this, name, waiter));
+        return new(new Subscription(_store, key, waiter));
     }
 
     public bool IsUnavailable(Exception error) => false;
@@ -89,49 +112,68 @@ internal sealed class InMemoryLockBackend(TimeProvider time) : ILockBackend
     /// <summary>Deletes a lock as an operator (or a crash of the store) would: no notification. Tests use it.</summary>
     internal bool DeleteExternally(string name)
     {
-        lock (_gate)
+        lock (_store)
         {
-            return _locks.Remove(name);
+            return _store.Leases.Remove(Key(name));
         }
     }
 
-    /// <summary>The live lease of <paramref name="name"/>, dropping it when it has run out.</summary>
-    private Lease? Current(string name)
+    private string Key(string name) => string.Concat(_space, ":", name);
+
+    /// <summary>Everything one provider's locks and semaphores share; guarded by locking on itself.</summary>
+    private sealed class Store(TimeProvider time)
     {
-        if (!_locks.TryGetValue(name, out Lease? lease))
+        public TimeProvider Time { get; } = time;
+
+        public Dictionary<string, Dictionary<string, long>> Leases { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, long> Fences { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, List<ReleaseWaiter>> Waiters { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Holder -> lease end of <paramref name="key"/>, with ended leases dropped.</summary>
+        public Dictionary<string, long> LiveHolders(string key)
         {
-            return null;
-        }
-
-        if (time.GetTimestamp() >= lease.ExpiresAt)
-        {
-            _locks.Remove(name);
-            return null;
-        }
-
-        return lease;
-    }
-
-    private long ExpiryAfter(TimeSpan ttl) => time.GetTimestamp() + (long)(ttl.Ticks * (time.TimestampFrequency / (double)TimeSpan.TicksPerSecond));
-
-    private void Unsubscribe(string name, ReleaseWaiter waiter)
-    {
-        lock (_gate)
-        {
-            if (_waiters.TryGetValue(name, out List<ReleaseWaiter>? waiters) && waiters.Remove(waiter) && waiters.Count == 0)
+            if (!Leases.TryGetValue(key, out Dictionary<string, long>? holders))
             {
-                _waiters.Remove(name);
+                Leases[key] = holders = new(StringComparer.Ordinal);
+            }
+
+            long now = Time.GetTimestamp();
+            foreach (KeyValuePair<string, long> holder in holders)
+            {
+                if (holder.Value <= now)
+                {
+                    holders.Remove(holder.Key);
+                }
+            }
+
+            return holders;
+        }
+
+        public void DropIfEmpty(string key, Dictionary<string, long> holders)
+        {
+            if (holders.Count == 0)
+            {
+                Leases.Remove(key);
             }
         }
+
+        public long ExpiryAfter(TimeSpan ttl) => Time.GetTimestamp() + (long)(ttl.Ticks * (Time.TimestampFrequency / (double)TimeSpan.TicksPerSecond));
     }
 
-    private sealed record Lease(string Holder, long ExpiresAt);
-
-    private sealed class Subscription(InMemoryLockBackend owner, string name, ReleaseWaiter waiter) : IAsyncDisposable
+    private sealed class Subscription(Store store, string key, ReleaseWaiter waiter) : IAsyncDisposable
     {
         public ValueTask DisposeAsync()
         {
-            owner.Unsubscribe(name, waiter);
+            lock (store)
+            {
+                if (store.Waiters.TryGetValue(key, out List<ReleaseWaiter>? waiters) && waiters.Remove(waiter) && waiters.Count == 0)
+                {
+                    store.Waiters.Remove(key);
+                }
+            }
+
             return default;
         }
     }

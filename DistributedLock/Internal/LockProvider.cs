@@ -16,22 +16,37 @@ internal sealed record LockProviderSettings(TimeSpan DefaultTtl, bool AutoRenew,
 /// outlasts the holder's remaining lease.
 /// </summary>
 internal sealed partial class LockProvider(ILockBackend backend, LockProviderSettings settings, TimeProvider time, ILogger logger)
-    : IDistributedLockProvider, IAsyncDisposable
+    : IDistributedLockProvider, IDistributedSemaphoreProvider, IAsyncDisposable
 {
+    /// <summary>Most holders a semaphore may admit.</summary>
+    public const int MaxSemaphoreCount = 100_000;
+
     internal ILockBackend Backend => backend;
 
     public async ValueTask<IDistributedLockHandle> AcquireAsync(string name, TimeSpan? timeout = null, LockAcquireOptions? options = null, CancellationToken cancellationToken = default) =>
-        await AcquireCoreAsync(name, timeout, options, throwOnTimeout: true, cancellationToken).ConfigureAwait(false)
+        await AcquireCoreAsync(backend, "lock", name, timeout, options, throwOnTimeout: true, cancellationToken).ConfigureAwait(false)
         ?? throw new UnreachableException();
 
     public ValueTask<IDistributedLockHandle?> TryAcquireAsync(string name, TimeSpan timeout = default, LockAcquireOptions? options = null, CancellationToken cancellationToken = default) =>
-        AcquireCoreAsync(name, timeout, options, throwOnTimeout: false, cancellationToken);
+        AcquireCoreAsync(backend, "lock", name, timeout, options, throwOnTimeout: false, cancellationToken);
+
+    public async ValueTask<IDistributedLockHandle> AcquireSemaphoreAsync(string name, int maxCount, TimeSpan? timeout = null, LockAcquireOptions? options = null, CancellationToken cancellationToken = default) =>
+        await AcquireCoreAsync(Semaphore(maxCount), "semaphore", name, timeout, options, throwOnTimeout: true, cancellationToken).ConfigureAwait(false)
+        ?? throw new UnreachableException();
+
+    public ValueTask<IDistributedLockHandle?> TryAcquireSemaphoreAsync(string name, int maxCount, TimeSpan timeout = default, LockAcquireOptions? options = null, CancellationToken cancellationToken = default) =>
+        AcquireCoreAsync(Semaphore(maxCount), "semaphore", name, timeout, options, throwOnTimeout: false, cancellationToken);
 
     public ValueTask DisposeAsync() => backend.DisposeAsync();
 
-    private async ValueTask<IDistributedLockHandle?> AcquireCoreAsync(string name, TimeSpan? timeout, LockAcquireOptions? options, bool throwOnTimeout, CancellationToken cancellationToken)
+    private ILockBackend Semaphore(int maxCount) =>
+        maxCount is >= 1 and <= MaxSemaphoreCount
+            ? backend.ForSemaphore(maxCount)
+            : throw new ArgumentOutOfRangeException(nameof(maxCount), maxCount, $"maxCount {maxCount} is outside 1 .. {MaxSemaphoreCount}.");
+
+    private async ValueTask<IDistributedLockHandle?> AcquireCoreAsync(ILockBackend backend, string kind, string name, TimeSpan? timeout, LockAcquireOptions? options, bool throwOnTimeout, CancellationToken cancellationToken)
     {
-        KeySchema.ValidateName(name, "lock");
+        KeySchema.ValidateName(name, kind);
         if (timeout == Timeout.InfiniteTimeSpan)
         {
             timeout = null;
@@ -60,7 +75,7 @@ internal sealed partial class LockProvider(ILockBackend backend, LockProviderSet
             attempt = await backend.TryAcquireAsync(name, holder, ttl, cancellationToken).ConfigureAwait(false);
             if (attempt.Granted)
             {
-                return Grant(name, holder, attempt.FencingToken, ttl, started, started, autoRenew);
+                return Grant(backend, name, holder, attempt.FencingToken, ttl, started, started, autoRenew);
             }
         }
         catch (Exception e) when (timeout != TimeSpan.Zero && backend.IsUnavailable(e))
@@ -69,7 +84,7 @@ internal sealed partial class LockProvider(ILockBackend backend, LockProviderSet
         }
         catch (Exception e) when (backend.IsUnavailable(e))
         {
-            throw Unreachable(name, timeout, e);
+            throw Unreachable(backend, name, timeout, e);
         }
 
         if (timeout == TimeSpan.Zero)
@@ -106,7 +121,7 @@ internal sealed partial class LockProvider(ILockBackend backend, LockProviderSet
                     unreachable = null;
                     if (attempt.Granted)
                     {
-                        return Grant(name, holder, attempt.FencingToken, ttl, started, attemptStart, autoRenew);
+                        return Grant(backend, name, holder, attempt.FencingToken, ttl, started, attemptStart, autoRenew);
                     }
                 }
                 catch (Exception e) when (backend.IsUnavailable(e))
@@ -126,7 +141,7 @@ internal sealed partial class LockProvider(ILockBackend backend, LockProviderSet
                     TimeSpan remaining = limit - time.GetElapsedTime(started);
                     if (remaining <= TimeSpan.Zero)
                     {
-                        return unreachable is not null ? throw Unreachable(name, timeout, unreachable) : TimedOut(name, limit, throwOnTimeout);
+                        return unreachable is not null ? throw Unreachable(backend, name, timeout, unreachable) : TimedOut(name, limit, throwOnTimeout);
                     }
 
                     wait = remaining < wait ? remaining : wait;
@@ -145,7 +160,7 @@ internal sealed partial class LockProvider(ILockBackend backend, LockProviderSet
         }
     }
 
-    private LockHandle Grant(string name, string holder, long fencingToken, TimeSpan ttl, long started, long leaseStart, bool autoRenew)
+    private LockHandle Grant(ILockBackend backend, string name, string holder, long fencingToken, TimeSpan ttl, long started, long leaseStart, bool autoRenew)
     {
         LockTelemetry.Acquired.Add(1);
         if (LockTelemetry.WaitDuration.Enabled)
@@ -160,15 +175,15 @@ internal sealed partial class LockProvider(ILockBackend backend, LockProviderSet
     {
         LockTelemetry.TimedOut.Add(1);
         return throwOnTimeout
-            ? throw new TimeoutException($"Lock '{name}' was held by another holder for the whole timeout of {timeout.TotalMilliseconds} ms.")
+            ? throw new TimeoutException($"'{name}' was held by other holders for the whole timeout of {timeout.TotalMilliseconds} ms.")
             : null;
     }
 
-    private DistributedLockException Unreachable(string name, TimeSpan? timeout, Exception error)
+    private DistributedLockException Unreachable(ILockBackend backend, string name, TimeSpan? timeout, Exception error)
     {
         Log.BackendUnreachable(logger, name, backend.Description, error);
         return new DistributedLockException(
-            $"Lock '{name}' could not be acquired: {backend.Description} could not be reached" +
+            $"'{name}' could not be acquired: {backend.Description} could not be reached" +
             (timeout is { } t ? $" within the timeout of {t.TotalMilliseconds} ms" : string.Empty) + $" ({error.GetType().Name}: {error.Message}).",
             error);
     }

@@ -178,4 +178,76 @@ public abstract class LockContractTests
         ArgumentOutOfRangeException ttl = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await first.AcquireAsync("x", options: new LockAcquireOptions { Ttl = TimeSpan.FromMilliseconds(1) }, cancellationToken: Ct));
         Assert.Contains("Ttl", ttl.Message, StringComparison.Ordinal);
     }
+    [Fact]
+    public async Task A_semaphore_admits_max_count_holders_and_hands_a_freed_slot_to_a_waiter()
+    {
+        var (first, second) = await CreatePairAsync(Defaults with { MaxPollInterval = TimeSpan.FromSeconds(5) });
+        var a = (IDistributedSemaphoreProvider)first;
+        var b = (IDistributedSemaphoreProvider)second;
+        IDistributedLockHandle one = await a.AcquireSemaphoreAsync("pool", 2, TimeSpan.Zero, cancellationToken: Ct);
+        IDistributedLockHandle two = await b.AcquireSemaphoreAsync("pool", 2, TimeSpan.Zero, cancellationToken: Ct);
+        Assert.Null(await a.TryAcquireSemaphoreAsync("pool", 2, cancellationToken: Ct));
+
+        Task<IDistributedLockHandle> waiter = b.AcquireSemaphoreAsync("pool", 2, TimeSpan.FromSeconds(10), cancellationToken: Ct).AsTask();
+        await Task.Delay(TimeSpan.FromMilliseconds(700), Ct);
+        Assert.False(waiter.IsCompleted);
+        long released = TimeProvider.System.GetTimestamp();
+        Assert.Equal(LockReleaseResult.Released, await one.ReleaseAsync(Ct));
+        await using IDistributedLockHandle three = await waiter.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+
+        Assert.True(TimeProvider.System.GetElapsedTime(released) < TimeSpan.FromMilliseconds(250));
+        Assert.Equal([1L, 2L, 3L], new[] { one.FencingToken, two.FencingToken, three.FencingToken });
+        Assert.Null(await a.TryAcquireSemaphoreAsync("pool", 2, cancellationToken: Ct));
+        await using IDistributedLockHandle sameNameLock = await first.AcquireAsync("pool", TimeSpan.Zero, cancellationToken: Ct);
+        Assert.Equal(1, sameNameLock.FencingToken);
+        Assert.Equal(LockReleaseResult.Released, await two.ReleaseAsync(Ct));
+        Assert.Equal(LockReleaseResult.Released, await two.ReleaseAsync(Ct));
+    }
+
+    [Fact]
+    public async Task A_semaphore_slot_whose_lease_ends_is_freed_and_its_release_says_not_held()
+    {
+        var (first, second) = await CreatePairAsync(Defaults);
+        var a = (IDistributedSemaphoreProvider)first;
+        IDistributedLockHandle abandoned = await a.AcquireSemaphoreAsync("slots", 1, options: new LockAcquireOptions { Ttl = TimeSpan.FromMilliseconds(300), AutoRenew = false }, cancellationToken: Ct);
+        await using IDistributedLockHandle renewed = await ((IDistributedSemaphoreProvider)second).AcquireSemaphoreAsync("slots", 2, options: new LockAcquireOptions { Ttl = TimeSpan.FromMilliseconds(300) }, cancellationToken: Ct);
+
+        await using IDistributedLockHandle next = await a.AcquireSemaphoreAsync("slots", 2, TimeSpan.FromSeconds(3), cancellationToken: Ct);
+        Assert.True(abandoned.LostToken.IsCancellationRequested || await Eventually.TrueWithinAsync(() => abandoned.LostToken.IsCancellationRequested, TimeSpan.FromSeconds(1)));
+        Assert.Equal(LockReleaseResult.NotHeld, await abandoned.ReleaseAsync(Ct));
+        await Task.Delay(TimeSpan.FromMilliseconds(400), Ct);
+        Assert.False(renewed.LostToken.IsCancellationRequested, "auto-renewal keeps a slot past its TTL");
+        Assert.True(await renewed.ExtendAsync(Ct));
+        Assert.True(next.FencingToken > renewed.FencingToken);
+    }
+
+    [Fact]
+    public async Task Semaphore_contention_never_admits_more_than_max_count()
+    {
+        var (first, second) = await CreatePairAsync(Defaults);
+        const int Grants = 300, MaxCount = 3;
+        int issued = 0, inside = 0, most = 0;
+
+        async Task WorkerAsync(IDistributedSemaphoreProvider semaphores)
+        {
+            while (Interlocked.Increment(ref issued) <= Grants)
+            {
+                await using IDistributedLockHandle slot = await semaphores.AcquireSemaphoreAsync("busy-pool", MaxCount, TimeSpan.FromSeconds(30), cancellationToken: Ct);
+                int now = Interlocked.Increment(ref inside);
+                int seen;
+                while ((seen = Volatile.Read(ref most)) < now && Interlocked.CompareExchange(ref most, now, seen) != seen)
+                {
+                }
+
+                await Task.Yield();
+                Interlocked.Decrement(ref inside);
+            }
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, 12).Select(i => Task.Run(() => WorkerAsync((IDistributedSemaphoreProvider)(i % 2 == 0 ? first : second)), Ct))).WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        Assert.InRange(most, 2, MaxCount);
+        ArgumentOutOfRangeException error = Assert.Throws<ArgumentOutOfRangeException>(() => ((IDistributedSemaphoreProvider)first).TryAcquireSemaphoreAsync("busy-pool", 0, cancellationToken: Ct));
+        Assert.Contains("maxCount 0", error.Message, StringComparison.Ordinal);
+    }
 }

@@ -29,6 +29,9 @@ public sealed class SchemaDocumentTests
     [InlineData(nameof(LockScripts.Acquire), LockScripts.Acquire)]
     [InlineData(nameof(LockScripts.Renew), LockScripts.Renew)]
     [InlineData(nameof(LockScripts.Release), LockScripts.Release)]
+    [InlineData("Semaphore" + nameof(SemaphoreScripts.Acquire), SemaphoreScripts.Acquire)]
+    [InlineData("Semaphore" + nameof(SemaphoreScripts.Renew), SemaphoreScripts.Renew)]
+    [InlineData("Semaphore" + nameof(SemaphoreScripts.Release), SemaphoreScripts.Release)]
     public void Every_script_appears_verbatim_in_the_schema_document(string name, string script)
     {
         string document = File.ReadAllText(Path.Combine(GoldenVectors.RepositoryRoot, "schema", "distributed-lock.md")).ReplaceLineEndings("\n");
