@@ -246,7 +246,7 @@ public abstract class LockContractTests
 
         await Task.WhenAll(Enumerable.Range(0, 12).Select(i => Task.Run(() => WorkerAsync((IDistributedSemaphoreProvider)(i % 2 == 0 ? first : second)), Ct))).WaitAsync(TimeSpan.FromSeconds(30), Ct);
 
-        Assert.InRange(most, 2, MaxCount);
+        Assert.InRange(most, 1, MaxCount); // that 2 holders do share is shown deterministically above
         ArgumentOutOfRangeException error = Assert.Throws<ArgumentOutOfRangeException>(() => ((IDistributedSemaphoreProvider)first).TryAcquireSemaphoreAsync("busy-pool", 0, cancellationToken: Ct));
         Assert.Contains("maxCount 0", error.Message, StringComparison.Ordinal);
     }

@@ -21,6 +21,7 @@ public sealed class ServiceCollectionTests(RedisFixture redis)
         Assert.Single(services, d => d.ServiceType == typeof(IDistributedLockProvider));
         var locks = (LockProvider)provider.GetRequiredService<IDistributedLockProvider>();
         Assert.IsType<InMemoryLockBackend>(locks.Backend);
+        Assert.Same(locks, provider.GetRequiredService<IDistributedSemaphoreProvider>());
         await using IDistributedLockHandle handle = await locks.AcquireAsync("di", TimeSpan.Zero, cancellationToken: Ct);
         Assert.Equal(1, handle.FencingToken);
     }
