@@ -21,3 +21,20 @@ public sealed class VectorTests
         ["rw-released-channel"] = i => new LockKeys(i["prefix"]).ReaderWriterReleasedChannel(i["name"]),
     });
 }
+
+/// <summary>The scripts the siblings copy from schema/distributed-lock.md are the ones C# runs.</summary>
+public sealed class SchemaDocumentTests
+{
+    [Theory]
+    [InlineData(nameof(LockScripts.Acquire), LockScripts.Acquire)]
+    [InlineData(nameof(LockScripts.Renew), LockScripts.Renew)]
+    [InlineData(nameof(LockScripts.Release), LockScripts.Release)]
+    [InlineData("Semaphore" + nameof(SemaphoreScripts.Acquire), SemaphoreScripts.Acquire)]
+    [InlineData("Semaphore" + nameof(SemaphoreScripts.Renew), SemaphoreScripts.Renew)]
+    [InlineData("Semaphore" + nameof(SemaphoreScripts.Release), SemaphoreScripts.Release)]
+    public void Every_script_appears_verbatim_in_the_schema_document(string name, string script)
+    {
+        string document = File.ReadAllText(Path.Combine(GoldenVectors.RepositoryRoot, "schema", "distributed-lock.md")).ReplaceLineEndings("\n");
+        Assert.True(document.Contains("```lua\n" + script.ReplaceLineEndings("\n") + "\n```", StringComparison.Ordinal), $"script {name} differs from schema/distributed-lock.md");
+    }
+}

@@ -1,0 +1,23 @@
+namespace Lilith.DistributedLock.Internal;
+
+/// <summary>Fixed values of the package.</summary>
+internal static class DistributedLockDefaults
+{
+    /// <summary>The package name, used for the Meter, the ActivitySource and error messages.</summary>
+    public const string PackageName = "Lilith.DistributedLock";
+
+    /// <summary>Shortest lease accepted (Redis PX has millisecond resolution; renewal needs some room).</summary>
+    public static readonly TimeSpan MinTtl = TimeSpan.FromMilliseconds(30);
+
+    /// <summary>Longest lease accepted.</summary>
+    public static readonly TimeSpan MaxTtl = TimeSpan.FromDays(1);
+
+    /// <summary>First pause of a waiter's fallback poll; it doubles up to the configured maximum.</summary>
+    public static readonly TimeSpan FirstPollInterval = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>Pause between renewal tries while the backend cannot be reached.</summary>
+    public static readonly TimeSpan RenewalRetryInterval = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Renewal happens every TTL / this.</summary>
+    public const int RenewalDivisor = 3;
+}

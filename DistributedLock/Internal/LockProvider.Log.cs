@@ -1,0 +1,12 @@
+using Microsoft.Extensions.Logging;
+
+namespace Lilith.DistributedLock.Internal;
+
+internal sealed partial class LockProvider
+{
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "Lock '{Name}' could not be acquired: {Backend} could not be reached.")]
+        public static partial void BackendUnreachable(ILogger logger, string name, string backend, Exception error);
+    }
+}

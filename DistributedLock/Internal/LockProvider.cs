@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using Lilith.Common;
+using Microsoft.Extensions.Logging;
+
+namespace Lilith.DistributedLock.Internal;
+
+/// <summary>Settings of a provider, taken from validated <see cref="DistributedLockOptions"/>.</summary>
+internal sealed record LockProviderSettings(TimeSpan DefaultTtl, bool AutoRenew, TimeSpan MaxPollInterval)
+{
+    public static LockProviderSettings From(DistributedLockOptions options) => new(options.DefaultTtl, options.AutoRenew, options.MaxPollInterval);
+}
+
+/// <summary>
+/// The acquisition loop shared by both backends: one try; then, while waiting, a release subscription plus a
+/// fallback poll whose pause doubles from 10 ms to <see cref="LockProviderSettings.MaxPollInterval"/> and never
+/// outlasts the holder's remaining lease.
+/// </summary>
+internal sealed partial class LockProvider(ILockBackend backend, LockProviderSettings settings, TimeProvider time, ILogger logger)
+    : IDistributedLockProvider, IDistributedSemaphoreProvider, IAsyncDisposable
+{
+    /// <summary>Most holders a semaphore may admit.</summary>
+    public const int MaxSemaphoreCount = 100_000;
+
+    internal ILockBackend Backend => backend;
+
+    public async ValueTask<IDistributedLockHandle> AcquireAsync(string name, TimeSpan? timeout = null, LockAcquireOptions? options = null, CancellationToken cancellationToken = default) =>
+        await AcquireCoreAsync(backend, "lock", name, timeout, options, throwOnTimeout: true, cancellationToken).ConfigureAwait(false)
+        ?? throw new UnreachableException();
+
+    public ValueTask<IDistributedLockHandle?> TryAcquireAsync(string name, TimeSpan timeout = default, LockAcquireOptions? options = null, CancellationToken cancellationToken = default) =>
+        AcquireCoreAsync(backend, "lock", name, timeout, options, throwOnTimeout: false, cancellationToken);
+
+    public async ValueTask<IDistributedLockHandle> AcquireSemaphoreAsync(string name, int maxCount, TimeSpan? timeout = null, LockAcquireOptions? options = null, CancellationToken cancellationToken = default) =>
+        await AcquireCoreAsync(Semaphore(maxCount), "semaphore", name, timeout, options, throwOnTimeout: true, cancellationToken).ConfigureAwait(false)
+        ?? throw new UnreachableException();
+
+    public ValueTask<IDistributedLockHandle?> TryAcquireSemaphoreAsync(string name, int maxCount, TimeSpan timeout = default, LockAcquireOptions? options = null, CancellationToken cancellationToken = default) =>
+        AcquireCoreAsync(Semaphore(maxCount), "semaphore", name, timeout, options, throwOnTimeout: false, cancellationToken);
+
+    public ValueTask DisposeAsync() => backend.DisposeAsync();
+
+    private ILockBackend Semaphore(int maxCount) =>
+        maxCount is >= 1 and <= MaxSemaphoreCount
+            ? backend.ForSemaphore(maxCount)
+            : throw new ArgumentOutOfRangeException(nameof(maxCount), maxCount, $"maxCount {maxCount} is outside 1 .. {MaxSemaphoreCount}.");
+
+    private async ValueTask<IDistributedLockHandle?> AcquireCoreAsync(ILockBackend backend, string kind, string name, TimeSpan? timeout, LockAcquireOptions? options, bool throwOnTimeout, CancellationToken cancellationToken)
+    {
+        KeySchema.ValidateName(name, kind);
+        if (timeout == Timeout.InfiniteTimeSpan)
+        {
+            timeout = null;
+        }
+        else if (timeout < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, $"The timeout {timeout} is negative; use TimeSpan.Zero to try once or null to wait without limit.");
+        }
+
+        TimeSpan ttl = options?.Ttl ?? settings.DefaultTtl;
+        if (ttl < DistributedLockDefaults.MinTtl || ttl > DistributedLockDefaults.MaxTtl)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), ttl, $"LockAcquireOptions.Ttl: {ttl} is outside {DistributedLockDefaults.MinTtl} .. {DistributedLockDefaults.MaxTtl}.");
+        }
+
+        bool autoRenew = options?.AutoRenew ?? settings.AutoRenew;
+        cancellationToken.ThrowIfCancellationRequested();
+        string holder = HolderToken.New();
+        long started = time.GetTimestamp();
+        Exception? unreachable = null;
+        AcquireAttempt attempt = default;
+
+        // The uncontended path: one round trip, no subscription.
+        try
+        {
+            attempt = await backend.TryAcquireAsync(name, holder, ttl, cancellationToken).ConfigureAwait(false);
+            if (attempt.Granted)
+            {
+                return Grant(backend, name, holder, attempt.FencingToken, ttl, started, started, autoRenew);
+            }
+        }
+        catch (Exception e) when (timeout != TimeSpan.Zero && backend.IsUnavailable(e))
+        {
+            unreachable = e;
+        }
+        catch (Exception e) when (backend.IsUnavailable(e))
+        {
+            throw Unreachable(backend, name, timeout, e);
+        }
+
+        if (timeout == TimeSpan.Zero)
+        {
+            return TimedOut(name, timeout.Value, throwOnTimeout);
+        }
+
+        using Activity? activity = LockTelemetry.ActivitySource.StartActivity("lock wait");
+        activity?.SetTag("lilith.lock.name", name);
+        var waiter = new ReleaseWaiter();
+        IAsyncDisposable? subscription = null;
+        try
+        {
+            TimeSpan pause = DistributedLockDefaults.FirstPollInterval;
+            while (true)
+            {
+                if (subscription is null)
+                {
+                    try
+                    {
+                        subscription = await backend.SubscribeAsync(name, waiter, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (backend.IsUnavailable(e))
+                    {
+                        unreachable = e;
+                    }
+                }
+
+                // Try right after subscribing too: a release between the first try and the subscription is not announced to us.
+                long attemptStart = time.GetTimestamp();
+                try
+                {
+                    attempt = await backend.TryAcquireAsync(name, holder, ttl, cancellationToken).ConfigureAwait(false);
+                    unreachable = null;
+                    if (attempt.Granted)
+                    {
+                        return Grant(backend, name, holder, attempt.FencingToken, ttl, started, attemptStart, autoRenew);
+                    }
+                }
+                catch (Exception e) when (backend.IsUnavailable(e))
+                {
+                    unreachable = e;
+                    attempt = default;
+                }
+
+                TimeSpan wait = pause;
+                if (attempt.HolderLeaseLeft is { } leaseLeft && leaseLeft + TimeSpan.FromMilliseconds(1) < wait)
+                {
+                    wait = leaseLeft + TimeSpan.FromMilliseconds(1);
+                }
+
+                if (timeout is { } limit)
+                {
+                    TimeSpan remaining = limit - time.GetElapsedTime(started);
+                    if (remaining <= TimeSpan.Zero)
+                    {
+                        return unreachable is not null ? throw Unreachable(backend, name, timeout, unreachable) : TimedOut(name, limit, throwOnTimeout);
+                    }
+
+                    wait = remaining < wait ? remaining : wait;
+                }
+
+                await waiter.WaitAsync(wait, time, cancellationToken).ConfigureAwait(false);
+                pause = pause * 2 < settings.MaxPollInterval ? pause * 2 : settings.MaxPollInterval;
+            }
+        }
+        finally
+        {
+            if (subscription is not null)
+            {
+                await subscription.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private LockHandle Grant(ILockBackend backend, string name, string holder, long fencingToken, TimeSpan ttl, long started, long leaseStart, bool autoRenew)
+    {
+        LockTelemetry.Acquired.Add(1);
+        if (LockTelemetry.WaitDuration.Enabled)
+        {
+            LockTelemetry.WaitDuration.Record(time.GetElapsedTime(started).TotalMilliseconds);
+        }
+
+        return new LockHandle(backend, time, logger, name, holder, fencingToken, ttl, leaseStart, autoRenew);
+    }
+
+    private static LockHandle? TimedOut(string name, TimeSpan timeout, bool throwOnTimeout)
+    {
+        LockTelemetry.TimedOut.Add(1);
+        return throwOnTimeout
+            ? throw new TimeoutException($"'{name}' was held by other holders for the whole timeout of {timeout.TotalMilliseconds} ms.")
+            : null;
+    }
+
+    private DistributedLockException Unreachable(ILockBackend backend, string name, TimeSpan? timeout, Exception error)
+    {
+        Log.BackendUnreachable(logger, name, backend.Description, error);
+        return new DistributedLockException(
+            $"'{name}' could not be acquired: {backend.Description} could not be reached" +
+            (timeout is { } t ? $" within the timeout of {t.TotalMilliseconds} ms" : string.Empty) + $" ({error.GetType().Name}: {error.Message}).",
+            error);
+    }
+}

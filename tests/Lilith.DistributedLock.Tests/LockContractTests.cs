@@ -1,0 +1,253 @@
+using Lilith.DistributedLock.Internal;
+
+namespace Lilith.DistributedLock.Tests;
+
+/// <summary>
+/// What every backend must do. Each test gets two providers over the same store, as two processes would
+/// have; the sealed subclasses run the suite on Redis and in memory.
+/// </summary>
+public abstract class LockContractTests
+{
+    private protected static readonly LockProviderSettings Defaults = new(TimeSpan.FromSeconds(30), AutoRenew: true, MaxPollInterval: TimeSpan.FromMilliseconds(500));
+
+    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>Two providers over one store (two connections for Redis).</summary>
+    private protected abstract Task<(IDistributedLockProvider First, IDistributedLockProvider Second)> CreatePairAsync(LockProviderSettings settings);
+
+    /// <summary>Deletes the lock behind the holder's back, as an operator or a failover would.</summary>
+    protected abstract Task DeleteExternallyAsync(string name);
+
+    [Fact]
+    public async Task A_held_lock_excludes_others_until_released()
+    {
+        var (first, second) = await CreatePairAsync(Defaults);
+        IDistributedLockHandle handle = await first.AcquireAsync("orders", TimeSpan.Zero, cancellationToken: Ct);
+
+        Assert.Equal("orders", handle.Name);
+        Assert.Null(await second.TryAcquireAsync("orders", cancellationToken: Ct));
+        Assert.Null(await first.TryAcquireAsync("orders", TimeSpan.FromMilliseconds(50), cancellationToken: Ct));
+        Assert.Equal(LockReleaseResult.Released, await handle.ReleaseAsync(Ct));
+        Assert.Equal(LockReleaseResult.Released, await handle.ReleaseAsync(Ct));
+
+        await using IDistributedLockHandle? next = await second.TryAcquireAsync("orders", cancellationToken: Ct);
+        Assert.NotNull(next);
+        Assert.False(next.LostToken.IsCancellationRequested);
+        Assert.False(handle.LostToken.IsCancellationRequested);
+    }
+
+    [Fact]
+    public async Task Fencing_tokens_increase_with_every_grant_per_name()
+    {
+        var (first, second) = await CreatePairAsync(Defaults);
+        var tokens = new List<long>();
+        for (int i = 0; i < 6; i++)
+        {
+            await using IDistributedLockHandle handle = await (i % 2 == 0 ? first : second).AcquireAsync("fenced", TimeSpan.FromSeconds(5), cancellationToken: Ct);
+            tokens.Add(handle.FencingToken);
+        }
+
+        await using IDistributedLockHandle other = await first.AcquireAsync("other-name", TimeSpan.Zero, cancellationToken: Ct);
+        Assert.True(tokens[0] >= 1);
+        Assert.Equal(tokens.Order().Distinct(), tokens);
+        Assert.Equal(1, other.FencingToken);
+    }
+
+    [Fact]
+    public async Task Acquire_times_out_with_a_message_naming_the_lock()
+    {
+        var (first, second) = await CreatePairAsync(Defaults);
+        await using IDistributedLockHandle held = await first.AcquireAsync("busy", cancellationToken: Ct);
+
+        TimeoutException error = await Assert.ThrowsAsync<TimeoutException>(async () => await second.AcquireAsync("busy", TimeSpan.FromMilliseconds(120), cancellationToken: Ct));
+        Assert.Contains("'busy'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("120 ms", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_waiter_is_handed_the_lock_by_the_release_notification_not_the_poll()
+    {
+        // A 5 s poll cap: by the release the waiter's poll pause is several hundred ms, so a fast grant proves the notification.
+        var (first, second) = await CreatePairAsync(Defaults with { MaxPollInterval = TimeSpan.FromSeconds(5) });
+        IDistributedLockHandle held = await first.AcquireAsync("handoff", cancellationToken: Ct);
+        Task<IDistributedLockHandle> waiter = second.AcquireAsync("handoff", TimeSpan.FromSeconds(10), cancellationToken: Ct).AsTask();
+        await Task.Delay(TimeSpan.FromMilliseconds(700), Ct);
+        Assert.False(waiter.IsCompleted);
+
+        long released = TimeProvider.System.GetTimestamp();
+        await held.ReleaseAsync(Ct);
+        await using IDistributedLockHandle next = await waiter.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        TimeSpan handoff = TimeProvider.System.GetElapsedTime(released);
+
+        Assert.True(handoff < TimeSpan.FromMilliseconds(250), $"handoff took {handoff.TotalMilliseconds} ms");
+        Assert.True(next.FencingToken > held.FencingToken);
+    }
+
+    [Fact]
+    public async Task An_abandoned_handle_frees_the_lock_when_its_lease_ends()
+    {
+        var (first, second) = await CreatePairAsync(Defaults);
+        // No renewal and never released: a holder that crashed.
+        IDistributedLockHandle abandoned = await first.AcquireAsync("crashed", options: new LockAcquireOptions { Ttl = TimeSpan.FromSeconds(1), AutoRenew = false }, cancellationToken: Ct);
+        long start = TimeProvider.System.GetTimestamp();
+
+        await using IDistributedLockHandle next = await second.AcquireAsync("crashed", TimeSpan.FromSeconds(5), cancellationToken: Ct);
+        TimeSpan waited = TimeProvider.System.GetElapsedTime(start);
+
+        Assert.InRange(waited, TimeSpan.FromMilliseconds(850), TimeSpan.FromSeconds(2));
+        Assert.True(next.FencingToken > abandoned.FencingToken);
+        Assert.True(abandoned.LostToken.IsCancellationRequested, "a lease that ran out without renewal signals loss");
+    }
+
+    [Fact]
+    public async Task Auto_renewal_keeps_the_lock_past_its_ttl()
+    {
+        var (first, second) = await CreatePairAsync(Defaults);
+        await using IDistributedLockHandle handle = await first.AcquireAsync("long-job", options: new LockAcquireOptions { Ttl = TimeSpan.FromMilliseconds(300) }, cancellationToken: Ct);
+        await Task.Delay(TimeSpan.FromMilliseconds(900), Ct);
+
+        Assert.Null(await second.TryAcquireAsync("long-job", cancellationToken: Ct));
+        Assert.False(handle.LostToken.IsCancellationRequested);
+        Assert.True(await handle.ExtendAsync(Ct));
+    }
+
+    [Fact]
+    public async Task Deleting_the_lock_from_outside_fires_the_lost_token_within_one_renewal_period()
+    {
+        var (first, _) = await CreatePairAsync(Defaults);
+        TimeSpan ttl = TimeSpan.FromMilliseconds(1500);
+        IDistributedLockHandle handle = await first.AcquireAsync("deleted", options: new LockAcquireOptions { Ttl = ttl }, cancellationToken: Ct);
+
+        await DeleteExternallyAsync("deleted");
+        TimeSpan? firedAfter = await Eventually.FiresWithinAsync(handle.LostToken, TimeSpan.FromSeconds(3));
+
+        Assert.NotNull(firedAfter);
+        Assert.True(firedAfter <= ttl / 3 + TimeSpan.FromMilliseconds(200), $"lost after {firedAfter?.TotalMilliseconds} ms, renewal period {(ttl / 3).TotalMilliseconds} ms");
+        Assert.Equal(LockReleaseResult.NotHeld, await handle.ReleaseAsync(Ct));
+        Assert.False(await handle.ExtendAsync(Ct));
+        await handle.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Release_after_expiry_says_not_held_and_leaves_the_new_holder_intact()
+    {
+        var (first, second) = await CreatePairAsync(Defaults);
+        IDistributedLockHandle expired = await first.AcquireAsync("expiring", options: new LockAcquireOptions { Ttl = TimeSpan.FromMilliseconds(200), AutoRenew = false }, cancellationToken: Ct);
+        IDistributedLockHandle newHolder = await second.AcquireAsync("expiring", TimeSpan.FromSeconds(3), cancellationToken: Ct);
+
+        Assert.Equal(LockReleaseResult.NotHeld, await expired.ReleaseAsync(Ct));
+        await expired.DisposeAsync();
+
+        Assert.Null(await first.TryAcquireAsync("expiring", cancellationToken: Ct));
+        Assert.False(newHolder.LostToken.IsCancellationRequested);
+        Assert.True(await newHolder.ExtendAsync(Ct));
+        Assert.Equal(LockReleaseResult.Released, await newHolder.ReleaseAsync(Ct));
+    }
+
+    [Fact]
+    public async Task A_cancelled_wait_throws_and_leaves_the_lock_to_others()
+    {
+        var (first, second) = await CreatePairAsync(Defaults);
+        IDistributedLockHandle held = await first.AcquireAsync("cancel", cancellationToken: Ct);
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        cancel.CancelAfter(TimeSpan.FromMilliseconds(100));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await second.AcquireAsync("cancel", cancellationToken: cancel.Token));
+        await held.DisposeAsync();
+        await using IDistributedLockHandle? next = await second.TryAcquireAsync("cancel", cancellationToken: Ct);
+        Assert.NotNull(next);
+    }
+
+    [Theory]
+    [InlineData("a{b}")]
+    [InlineData("")]
+    [InlineData("tab\there")]
+    public async Task Names_that_would_break_the_key_schema_are_refused(string name)
+    {
+        var (first, _) = await CreatePairAsync(Defaults);
+        ArgumentException error = await Assert.ThrowsAsync<ArgumentException>(async () => await first.TryAcquireAsync(name, cancellationToken: Ct));
+        Assert.Contains("lock name", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bad_timeouts_and_ttls_are_refused_with_the_value()
+    {
+        var (first, _) = await CreatePairAsync(Defaults);
+        ArgumentOutOfRangeException timeout = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await first.AcquireAsync("x", TimeSpan.FromSeconds(-2), cancellationToken: Ct));
+        Assert.Contains("-00:00:02", timeout.Message, StringComparison.Ordinal);
+        ArgumentOutOfRangeException ttl = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await first.AcquireAsync("x", options: new LockAcquireOptions { Ttl = TimeSpan.FromMilliseconds(1) }, cancellationToken: Ct));
+        Assert.Contains("Ttl", ttl.Message, StringComparison.Ordinal);
+    }
+    [Fact]
+    public async Task A_semaphore_admits_max_count_holders_and_hands_a_freed_slot_to_a_waiter()
+    {
+        var (first, second) = await CreatePairAsync(Defaults with { MaxPollInterval = TimeSpan.FromSeconds(5) });
+        var a = (IDistributedSemaphoreProvider)first;
+        var b = (IDistributedSemaphoreProvider)second;
+        IDistributedLockHandle one = await a.AcquireSemaphoreAsync("pool", 2, TimeSpan.Zero, cancellationToken: Ct);
+        IDistributedLockHandle two = await b.AcquireSemaphoreAsync("pool", 2, TimeSpan.Zero, cancellationToken: Ct);
+        Assert.Null(await a.TryAcquireSemaphoreAsync("pool", 2, cancellationToken: Ct));
+
+        Task<IDistributedLockHandle> waiter = b.AcquireSemaphoreAsync("pool", 2, TimeSpan.FromSeconds(10), cancellationToken: Ct).AsTask();
+        await Task.Delay(TimeSpan.FromMilliseconds(700), Ct);
+        Assert.False(waiter.IsCompleted);
+        long released = TimeProvider.System.GetTimestamp();
+        Assert.Equal(LockReleaseResult.Released, await one.ReleaseAsync(Ct));
+        await using IDistributedLockHandle three = await waiter.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+
+        Assert.True(TimeProvider.System.GetElapsedTime(released) < TimeSpan.FromMilliseconds(250));
+        Assert.Equal([1L, 2L, 3L], new[] { one.FencingToken, two.FencingToken, three.FencingToken });
+        Assert.Null(await a.TryAcquireSemaphoreAsync("pool", 2, cancellationToken: Ct));
+        await using IDistributedLockHandle sameNameLock = await first.AcquireAsync("pool", TimeSpan.Zero, cancellationToken: Ct);
+        Assert.Equal(1, sameNameLock.FencingToken);
+        Assert.Equal(LockReleaseResult.Released, await two.ReleaseAsync(Ct));
+        Assert.Equal(LockReleaseResult.Released, await two.ReleaseAsync(Ct));
+    }
+
+    [Fact]
+    public async Task A_semaphore_slot_whose_lease_ends_is_freed_and_its_release_says_not_held()
+    {
+        var (first, second) = await CreatePairAsync(Defaults);
+        var a = (IDistributedSemaphoreProvider)first;
+        IDistributedLockHandle abandoned = await a.AcquireSemaphoreAsync("slots", 1, options: new LockAcquireOptions { Ttl = TimeSpan.FromMilliseconds(300), AutoRenew = false }, cancellationToken: Ct);
+        await using IDistributedLockHandle renewed = await ((IDistributedSemaphoreProvider)second).AcquireSemaphoreAsync("slots", 2, options: new LockAcquireOptions { Ttl = TimeSpan.FromMilliseconds(300) }, cancellationToken: Ct);
+
+        await using IDistributedLockHandle next = await a.AcquireSemaphoreAsync("slots", 2, TimeSpan.FromSeconds(3), cancellationToken: Ct);
+        Assert.True(abandoned.LostToken.IsCancellationRequested || await Eventually.TrueWithinAsync(() => abandoned.LostToken.IsCancellationRequested, TimeSpan.FromSeconds(1)));
+        Assert.Equal(LockReleaseResult.NotHeld, await abandoned.ReleaseAsync(Ct));
+        await Task.Delay(TimeSpan.FromMilliseconds(400), Ct);
+        Assert.False(renewed.LostToken.IsCancellationRequested, "auto-renewal keeps a slot past its TTL");
+        Assert.True(await renewed.ExtendAsync(Ct));
+        Assert.True(next.FencingToken > renewed.FencingToken);
+    }
+
+    [Fact]
+    public async Task Semaphore_contention_never_admits_more_than_max_count()
+    {
+        var (first, second) = await CreatePairAsync(Defaults);
+        const int Grants = 300, MaxCount = 3;
+        int issued = 0, inside = 0, most = 0;
+
+        async Task WorkerAsync(IDistributedSemaphoreProvider semaphores)
+        {
+            while (Interlocked.Increment(ref issued) <= Grants)
+            {
+                await using IDistributedLockHandle slot = await semaphores.AcquireSemaphoreAsync("busy-pool", MaxCount, TimeSpan.FromSeconds(30), cancellationToken: Ct);
+                int now = Interlocked.Increment(ref inside);
+                int seen;
+                while ((seen = Volatile.Read(ref most)) < now && Interlocked.CompareExchange(ref most, now, seen) != seen)
+                {
+                }
+
+                await Task.Yield();
+                Interlocked.Decrement(ref inside);
+            }
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, 12).Select(i => Task.Run(() => WorkerAsync((IDistributedSemaphoreProvider)(i % 2 == 0 ? first : second)), Ct))).WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        Assert.InRange(most, 1, MaxCount); // that 2 holders do share is shown deterministically above
+        ArgumentOutOfRangeException error = Assert.Throws<ArgumentOutOfRangeException>(() => ((IDistributedSemaphoreProvider)first).TryAcquireSemaphoreAsync("busy-pool", 0, cancellationToken: Ct));
+        Assert.Contains("maxCount 0", error.Message, StringComparison.Ordinal);
+    }
+}
