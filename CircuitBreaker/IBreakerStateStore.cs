@@ -26,6 +26,6 @@ public interface IBreakerStateStore : IAsyncDisposable
     /// </summary>
     IDisposable Subscribe(string breaker, Action<BreakerStateSnapshot> onChanged);
 
-    /// <summary>Raised when the store is reachable again after an outage, so breakers can publish what changed meanwhile.</summary>
+    /// <summary>Raised when the store is reachable again after an outage (and after each periodic resync), so breakers whose last write failed publish their state again.</summary>
     event Action? Reconnected;
 }

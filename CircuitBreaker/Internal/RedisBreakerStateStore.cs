@@ -220,15 +220,20 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
         _ = Task.Run(async () =>
         {
             await ResyncAsync().ConfigureAwait(false);
-            try
-            {
-                Reconnected?.Invoke();
-            }
-            catch (Exception ex)
-            {
-                LogHandlerFailed("*", ex);
-            }
+            RaiseReconnected();
         });
+    }
+
+    private void RaiseReconnected()
+    {
+        try
+        {
+            Reconnected?.Invoke();
+        }
+        catch (Exception ex)
+        {
+            LogHandlerFailed("*", ex);
+        }
     }
 
     private async Task SyncLoopAsync(TimeSpan interval, TimeProvider timeProvider)
@@ -238,7 +243,11 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
         {
             while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
             {
-                await ResyncAsync().ConfigureAwait(false);
+                if (await ResyncAsync().ConfigureAwait(false))
+                {
+                    // Breakers whose last write failed publish their state again.
+                    RaiseReconnected();
+                }
             }
         }
         catch (OperationCanceledException)
@@ -247,11 +256,12 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
         }
     }
 
-    private async Task ResyncAsync()
+    /// <summary>Re-reads every subscribed breaker; false when Redis did not answer.</summary>
+    private async Task<bool> ResyncAsync()
     {
         if (!_connection.IsConnected)
         {
-            return;
+            return false;
         }
 
         foreach (Subscription sub in _subscriptions.Values)
@@ -266,13 +276,15 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
             catch (Exception e) when (e is RedisException or TimeoutException or InvalidCastException)
             {
                 LogRedisError("resync", e.Message);
-                return;
+                return false;
             }
             catch (OperationCanceledException)
             {
-                return;
+                return false;
             }
         }
+
+        return true;
     }
 
     private sealed class Subscription(string breaker)
