@@ -495,7 +495,9 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
             _writerRunning = true;
         }
 
-        _ = Task.Run(WriterLoopAsync);
+        // Started on this thread, so the write leaves for Redis at once (the fleet sees the change sooner);
+        // the loop yields at the first write that does not complete synchronously.
+        _ = WriterLoopAsync();
     }
 
     private async Task WriterLoopAsync()

@@ -18,6 +18,7 @@ internal sealed class CircuitBreakerRegistry(IServiceProvider services) : ICircu
     private readonly string[] _names = [.. services.GetServices<AdapterRegistration>().Select(r => r.Name).Distinct(StringComparer.Ordinal)];
     private IBreakerStateStore? _store;
     private RedisConnectionSource? _connection;
+    private int _disposed;
 
     public IReadOnlyList<ICircuitBreaker> Breakers => [.. _names.Select(GetBreaker)];
 
@@ -96,6 +97,12 @@ internal sealed class CircuitBreakerRegistry(IServiceProvider services) : ICircu
 
     public async ValueTask DisposeAsync()
     {
+        // Registered under two service types, so the container may dispose it twice.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         lock (_gate)
         {
             foreach (var (_, breaker) in _built.Values)

@@ -40,6 +40,7 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _syncLoop;
     private readonly Task _subscribed;
+    private int _disposed;
 
     public RedisBreakerStateStore(IConnectionMultiplexer connection, string keyPrefix, string instanceId, TimeSpan syncInterval, TimeSpan stateTtl, TimeProvider timeProvider, ILogger logger)
     {
@@ -131,6 +132,11 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _connection.ConnectionRestored -= OnConnectionRestored;
         await _stop.CancelAsync().ConfigureAwait(false);
         try
@@ -138,12 +144,12 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
             await _syncLoop.ConfigureAwait(false);
             await _connection.GetSubscriber().UnsubscribeAsync(_channel).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is RedisException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception e)
         {
             // Shutting down; the connection may be gone already.
+            LogRedisError("unsubscribe", e.Message);
         }
 
-        _stop.Dispose();
     }
 
     private async Task SubscribeChannelAsync()
@@ -152,7 +158,7 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
         {
             await _connection.GetSubscriber().SubscribeAsync(_channel, (_, message) => OnMessage(message)).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e)
         {
             // StackExchange.Redis re-subscribes on reconnect only for subscriptions it knows; the sync loop retries.
             LogRedisError("subscribe", e.Message);
@@ -273,13 +279,14 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
                     Dispatch(s);
                 }
             }
-            catch (Exception e) when (e is RedisException or TimeoutException or InvalidCastException)
-            {
-                LogRedisError("resync", e.Message);
-                return false;
-            }
             catch (OperationCanceledException)
             {
+                return false;
+            }
+            catch (Exception e)
+            {
+                // Any failure (connection reset, timeout, unexpected reply) is logged; the loop goes on.
+                LogRedisError("resync", e.Message);
                 return false;
             }
         }
