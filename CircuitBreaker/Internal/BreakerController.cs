@@ -10,6 +10,9 @@ internal enum Admission
     Rejected = 0,
     Allowed = 1,
     Probe = 2,
+
+    /// <summary>This call started taking the fleet-wide probe lease; await <see cref="BreakerController.AcquireAndEnterAsync"/>.</summary>
+    Acquiring = 3,
 }
 
 /// <summary>
@@ -20,6 +23,9 @@ internal enum Admission
 internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
 {
     private static readonly TimeSpan ProbeRetryInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long the call that found the break over waits for the probe lease before giving up (rejected).</summary>
+    private static readonly TimeSpan ProbeAcquireWait = TimeSpan.FromMilliseconds(250);
 
     private readonly LilithCircuitBreakerOptions _options;
     private readonly TimeProvider _time;
@@ -37,6 +43,7 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
     private int _probeSuccesses;
     private bool _acquiringProbe;
     private bool _ownsProbe;
+    private Task _acquiring = Task.CompletedTask;
 
     private readonly object _writeLock = new();
     private BreakerStateSnapshot? _pendingWrite;
@@ -222,8 +229,8 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
 
             if (!acquiring.IsCompleted)
             {
-                _ = CompleteAcquireAsync(acquiring);
-                return admission;
+                Volatile.Write(ref _acquiring, CompleteAcquireAsync(acquiring));
+                return Admission.Acquiring;
             }
 
             bool acquired;
@@ -243,6 +250,18 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
                 return admission;
             }
         }
+    }
+
+    /// <summary>
+    /// For the one call that started taking the probe lease: waits (briefly) for the answer from the store,
+    /// then decides again, so that call becomes the probe when this instance won the lease.
+    /// </summary>
+    public async ValueTask<(Admission Admission, TimeSpan RetryAfter, bool Isolated)> AcquireAndEnterAsync(bool continueOnCapturedContext)
+    {
+        Task acquiring = Volatile.Read(ref _acquiring);
+        await Task.WhenAny(acquiring, Task.Delay(ProbeAcquireWait, TimeProvider.System, CancellationToken.None)).ConfigureAwait(continueOnCapturedContext);
+        Admission admission = Enter(out TimeSpan retryAfter, out bool isolated);
+        return (admission == Admission.Acquiring ? Admission.Rejected : admission, retryAfter, isolated);
     }
 
     private Admission DecideLocked(DateTimeOffset now, ref Transition t, out bool acquire, out TimeSpan retryAfter, out bool isolated)

@@ -13,6 +13,11 @@ internal sealed class LilithCircuitBreakerStrategy(BreakerController controller,
         Func<ResilienceContext, TState, ValueTask<Outcome<TResult>>> callback, ResilienceContext context, TState state)
     {
         Admission admission = controller.Enter(out TimeSpan retryAfter, out bool isolated);
+        if (admission == Admission.Acquiring)
+        {
+            (admission, retryAfter, isolated) = await controller.AcquireAndEnterAsync(context.ContinueOnCapturedContext).ConfigureAwait(context.ContinueOnCapturedContext);
+        }
+
         if (admission == Admission.Rejected)
         {
             return Outcome.FromException<TResult>(controller.CreateRejection(retryAfter, isolated));
