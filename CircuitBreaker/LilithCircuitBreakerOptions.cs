@@ -51,7 +51,7 @@ public sealed class LilithCircuitBreakerOptions : ResilienceStrategyOptions
 
     /// <summary>Which outcomes count as failures. Default: every exception except <see cref="OperationCanceledException"/>; results never.</summary>
     /// <example><c>ShouldHandle = new PredicateBuilder().Handle&lt;TimeoutException&gt;().HandleResult(r =&gt; r is HttpResponseMessage { StatusCode: >= (HttpStatusCode)500 })</c></example>
-    public Func<CircuitBreakerPredicateArguments<object>, ValueTask<bool>> ShouldHandle { get; set; } = DefaultShouldHandle;
+    public Func<CircuitBreakerPredicateArguments<object>, ValueTask<bool>> ShouldHandle { get; set; } = DefaultPredicate;
 
     /// <summary>Raised when the breaker opens (locally or because another instance opened it).</summary>
     public Func<CircuitBreakerEventArguments, ValueTask>? OnOpened { get; set; }
@@ -70,6 +70,9 @@ public sealed class LilithCircuitBreakerOptions : ResilienceStrategyOptions
 
     /// <summary>Optional handle to read the state and isolate or reset the breaker after the pipeline is built.</summary>
     public CircuitBreakerControl? Control { get; set; }
+
+    /// <summary>The default predicate; the strategy recognises it and decides without boxing the result.</summary>
+    internal static readonly Func<CircuitBreakerPredicateArguments<object>, ValueTask<bool>> DefaultPredicate = DefaultShouldHandle;
 
     private static ValueTask<bool> DefaultShouldHandle(CircuitBreakerPredicateArguments<object> args) =>
         new(args.Outcome.Exception is not null and not OperationCanceledException);

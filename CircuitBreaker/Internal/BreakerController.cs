@@ -35,6 +35,9 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
     private readonly HealthWindow? _window;
     private readonly IDisposable? _subscription;
     private readonly KeyValuePair<string, object?> _nameTag;
+    private readonly string _openMessage;
+    private readonly string _halfOpenMessage;
+    private readonly string _isolatedMessage;
     private int _state;
     private int _consecutiveFailures;
     private DateTimeOffset _blockedUntil;
@@ -59,6 +62,9 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
         _store = options.StateStore;
         Name = options.Name ?? "default";
         _nameTag = new("lilith.circuit_breaker.name", Name);
+        _openMessage = $"The circuit breaker '{Name}' is open; calls are rejected until RetryAfter has passed.";
+        _halfOpenMessage = $"The circuit breaker '{Name}' is half-open and its probe calls are under way; calls are rejected meanwhile.";
+        _isolatedMessage = $"The circuit breaker '{Name}' is isolated; calls are rejected until it is reset.";
         if (options.FailureRatio is not null)
         {
             _window = new HealthWindow(options.SamplingDuration);
@@ -160,9 +166,10 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
             Observe(onRejected(new CircuitBreakerEventArguments(Name, state, state, retryAfter, false, false, null)));
         }
 
+        // Messages are built once per breaker: a rejection allocates only its exception.
         return isolated
-            ? new IsolatedCircuitException($"The circuit breaker '{Name}' is isolated; calls are rejected until it is reset.")
-            : new BrokenCircuitException($"The circuit breaker '{Name}' is {BreakerStatePayload.StateName(state)}; calls are rejected for {retryAfter.TotalMilliseconds:0} ms.", retryAfter);
+            ? new IsolatedCircuitException(_isolatedMessage)
+            : new BrokenCircuitException(state == CircuitState.HalfOpen ? _halfOpenMessage : _openMessage, retryAfter);
     }
 
     public void Isolate()

@@ -24,11 +24,16 @@ internal sealed class LilithCircuitBreakerStrategy(BreakerController controller,
         }
 
         Outcome<TResult> outcome = await callback(context, state).ConfigureAwait(context.ContinueOnCapturedContext);
-        Outcome<object> asObject = outcome.Exception is { } e ? Outcome.FromException<object>(e) : Outcome.FromResult<object>(outcome.Result!);
-        bool failure = await shouldHandle(new CircuitBreakerPredicateArguments<object>(context, asObject)).ConfigureAwait(context.ContinueOnCapturedContext);
+        bool failure = ReferenceEquals(shouldHandle, LilithCircuitBreakerOptions.DefaultPredicate)
+            ? outcome.Exception is not null and not OperationCanceledException
+            : await shouldHandle(new CircuitBreakerPredicateArguments<object>(context, AsObject(outcome))).ConfigureAwait(context.ContinueOnCapturedContext);
         controller.Exit(admission, failure, outcome.Exception);
         return outcome;
     }
 
     public void Dispose() => controller.Dispose();
+
+    // Boxes a value-type result: only custom predicates pay it (Polly's non-generic breaker does the same).
+    private static Outcome<object> AsObject<TResult>(Outcome<TResult> outcome) =>
+        outcome.Exception is { } e ? Outcome.FromException<object>(e) : Outcome.FromResult<object>(outcome.Result!);
 }
