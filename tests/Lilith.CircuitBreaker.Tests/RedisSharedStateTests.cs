@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using Lilith.CircuitBreaker.Internal;
+using Microsoft.Extensions.Time.Testing;
+using Polly;
+using Polly.CircuitBreaker;
+using StackExchange.Redis;
+
+namespace Lilith.CircuitBreaker.Tests;
+
+/// <summary>Breakers of several instances sharing one state through a real Redis. Run alone: it measures a 100 ms latency.</summary>
+[Collection(nameof(TimingSensitive))]
+public sealed class RedisSharedStateTests(RedisFixture redis) : IAsyncDisposable
+{
+    private readonly FakeTimeProvider _time = new();
+    private readonly List<IAsyncDisposable> _owned = [];
+
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Three_breakers_on_separate_connections_share_one_state_and_one_fleet_wide_probe()
+    {
+        string prefix = RedisFixture.NewPrefix();
+        var fleet = new List<(ResiliencePipeline P, CircuitBreakerControl C)>();
+        for (int i = 0; i < 3; i++)
+        {
+            RedisBreakerStateStore store = Own(RedisStores.Create(await redis.NewConnectionAsync(), prefix, $"instance-{i}"));
+            await store.Subscribed;
+            fleet.Add(Calls.Breaker(new LilithCircuitBreakerOptions { Name = "payments", FailureThreshold = 2, BreakDuration = TimeSpan.FromSeconds(30), StateStore = store }, _time));
+        }
+
+        await Calls.Fail(fleet[0].P);
+        await Calls.Fail(fleet[0].P);
+        var clock = Stopwatch.StartNew();
+        Assert.Equal(CircuitState.Open, fleet[0].C.State);
+        await Calls.Until(() => fleet.All(b => b.C.State == CircuitState.Open), TimeSpan.FromSeconds(2), "the other two open");
+        TimeSpan seen = clock.Elapsed;
+        Assert.True(seen < TimeSpan.FromMilliseconds(100), $"the others saw OPEN after {seen.TotalMilliseconds:0.0} ms");
+        foreach (var (p, _) in fleet)
+        {
+            var rejected = Assert.IsType<BrokenCircuitException>((await Calls.Succeed(p)).Exception);
+            Assert.InRange(rejected.RetryAfter!.Value, TimeSpan.FromSeconds(29), TimeSpan.FromSeconds(30));
+        }
+
+        // The break ends everywhere at once; every instance tries to probe, only one may.
+        _time.Advance(TimeSpan.FromSeconds(31));
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int[] entered = new int[3];
+        List<Task<Outcome<int>>> probes = [];
+        var rounds = Stopwatch.StartNew();
+        while (rounds.Elapsed < TimeSpan.FromMilliseconds(500))
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                int n = i;
+                probes.Add(Calls.Run(fleet[n].P, async () =>
+                {
+                    Interlocked.Increment(ref entered[n]);
+                    await gate.Task;
+                    return Outcome.FromResult(7);
+                }).AsTask());
+            }
+
+            await Task.Delay(10, Token);
+        }
+
+        Assert.Equal(1, entered.Sum());
+        Assert.Equal(1, entered.Count(e => e == 1));
+        gate.SetResult();
+        await Task.WhenAll(probes);
+        await Calls.Until(() => fleet.All(b => b.C.State == CircuitState.Closed), TimeSpan.FromSeconds(2), "the fleet closes after the probe");
+        Assert.All(fleet, b => Assert.Equal(7, Calls.Succeed(b.P, 7).AsTask().Result.Result));
+    }
+
+    [Fact]
+    public async Task Calls_go_on_with_local_state_while_Redis_is_down_and_the_state_resyncs_after_restart()
+    {
+        RedisServerProcess server = await redis.StartOwnedServerAsync();
+        string prefix = RedisFixture.NewPrefix();
+        RedisBreakerStateStore storeA = Own(RedisStores.Create(await RedisFixture.ConnectAsync(server.ConnectionString), prefix, "a", TimeSpan.FromMilliseconds(100)));
+        RedisBreakerStateStore storeB = Own(RedisStores.Create(await RedisFixture.ConnectAsync(server.ConnectionString), prefix, "b", TimeSpan.FromMilliseconds(100)));
+        await Task.WhenAll(storeA.Subscribed, storeB.Subscribed);
+        var (a, controlA) = Calls.Breaker(new LilithCircuitBreakerOptions { Name = "ledger", FailureThreshold = 3, BreakDuration = TimeSpan.FromMinutes(1), StateStore = storeA }, _time);
+        var (_, controlB) = Calls.Breaker(new LilithCircuitBreakerOptions { Name = "ledger", FailureThreshold = 3, BreakDuration = TimeSpan.FromMinutes(1), StateStore = storeB }, _time);
+
+        await server.KillAsync();
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < 1000; i++)
+        {
+            Assert.Equal(i, (await Calls.Succeed(a, i)).Result);
+        }
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"1000 closed-path calls took {clock.ElapsedMilliseconds} ms with Redis down");
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.IsType<TimeoutException>((await Calls.Fail(a)).Exception);
+        }
+
+        Assert.Equal(CircuitState.Open, controlA.State);
+        Outcome<int> rejected = await Calls.Succeed(a);
+        Assert.IsType<BrokenCircuitException>(rejected.Exception);
+
+        await server.RestartAsync(Token);
+        await Calls.Until(() => controlB.State == CircuitState.Open, TimeSpan.FromSeconds(15), "b learns a's open after the restart");
+        IConnectionMultiplexer check = await RedisFixture.ConnectAsync(server.ConnectionString);
+        _owned.Add(check);
+        string key = new BreakerKeys(prefix).State("ledger");
+        await Calls.UntilAsync(
+            async () =>
+            {
+                try
+                {
+                    string? stored = await check.GetDatabase().StringGetAsync(key);
+                    return stored?.Contains("\"state\":\"open\"", StringComparison.Ordinal) == true;
+                }
+                catch (Exception e) when (e is RedisException or IOException)
+                {
+                    return false;
+                }
+            },
+            TimeSpan.FromSeconds(10),
+            "the restarted Redis holds the open state again");
+    }
+
+    [Fact]
+    public async Task State_written_with_raw_Redis_commands_in_the_schema_format_is_honoured()
+    {
+        string prefix = RedisFixture.NewPrefix();
+        var keys = new BreakerKeys(prefix);
+        RedisBreakerStateStore store = Own(RedisStores.Create(await redis.NewConnectionAsync(), prefix, "dotnet-1", TimeSpan.FromMilliseconds(100)));
+        await store.Subscribed;
+        var (p, c) = Calls.Breaker(new LilithCircuitBreakerOptions { Name = "search", StateStore = store }, _time);
+        Assert.Equal(1, (await Calls.Succeed(p)).Result);
+
+        // A Python sibling writes the state key without announcing it: the periodic resync finds it.
+        IDatabase db = (await redis.ConnectionAsync()).GetDatabase();
+        var time = (RedisResult[])(await db.ExecuteAsync("TIME"))!;
+        long now = (long)time[0] * 1000 + (long)time[1] / 1000;
+        string open = $$"""{"v":1,"breaker":"search","state":"open","changedAt":{{now}},"breakDurationMs":60000,"opens":1,"instance":"python-worker-1","extra":"ignored"}""";
+        await db.ExecuteAsync("SET", keys.State("search"), open, "PX", "120000");
+        await Calls.Until(() => c.State == CircuitState.Open, TimeSpan.FromSeconds(3), "the raw open state is applied");
+        var rejected = Assert.IsType<BrokenCircuitException>((await Calls.Succeed(p)).Exception);
+        Assert.InRange(rejected.RetryAfter!.Value, TimeSpan.FromSeconds(55), TimeSpan.FromSeconds(60));
+
+        // Unreadable announcements are skipped; a closed state announced with PUBLISH closes the breaker.
+        await db.ExecuteAsync("PUBLISH", keys.ChangedChannel(), "not json");
+        await db.ExecuteAsync("PUBLISH", keys.ChangedChannel(), """{"v":2,"breaker":"search","state":"closed","changedAt":1}""");
+        string closed = $$"""{"v":1,"breaker":"search","state":"closed","changedAt":{{now + 5}},"opens":0,"instance":"node-api-2"}""";
+        await db.ExecuteAsync("SET", keys.State("search"), closed, "PX", "120000");
+        await db.ExecuteAsync("PUBLISH", keys.ChangedChannel(), closed);
+        await Calls.Until(() => c.State == CircuitState.Closed, TimeSpan.FromSeconds(3), "the raw closed state is applied");
+        Assert.Equal(1, (await Calls.Succeed(p)).Result);
+    }
+
+    [Fact]
+    public async Task A_local_open_is_written_in_the_schema_format_with_a_ttl()
+    {
+        string prefix = RedisFixture.NewPrefix();
+        RedisBreakerStateStore store = Own(RedisStores.Create(await redis.NewConnectionAsync(), prefix, "dotnet-9"));
+        var (p, _) = Calls.Breaker(new LilithCircuitBreakerOptions { Name = "s3", FailureThreshold = 1, BreakDuration = TimeSpan.FromSeconds(20), StateStore = store }, _time);
+        await Calls.Fail(p);
+        IDatabase db = (await redis.ConnectionAsync()).GetDatabase();
+        string key = new BreakerKeys(prefix).State("s3");
+        await Calls.UntilAsync(async () => (await db.StringGetAsync(key)).HasValue, TimeSpan.FromSeconds(3), "the state key is written");
+        BreakerStateSnapshot s = BreakerStatePayload.Read((await db.StringGetAsync(key))!);
+        Assert.Equal((CircuitState.Open, TimeSpan.FromSeconds(20), 1, "dotnet-9"), (s.State, s.BreakDuration, s.Opens, s.Instance));
+        TimeSpan? ttl = await db.KeyTimeToLiveAsync(key);
+        Assert.InRange(ttl!.Value, TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(5) + TimeSpan.FromSeconds(20));
+    }
+
+    private T Own<T>(T item)
+        where T : IAsyncDisposable
+    {
+        _owned.Add(item);
+        return item;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (IAsyncDisposable d in _owned)
+        {
+            await d.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>Tests that measure latency run after the others, not beside them.</summary>
+[CollectionDefinition(nameof(TimingSensitive), DisableParallelization = true)]
+public sealed class TimingSensitive;
