@@ -8,14 +8,21 @@ public sealed class DomainEventDispatchException : AggregateException
     /// <param name="handlerCount">How many handlers ran.</param>
     /// <param name="failures">The failures, one per failed handler.</param>
     public DomainEventDispatchException(string eventType, int handlerCount, IReadOnlyList<Exception> failures)
-        : base($"{failures.Count} of {handlerCount} handlers of event type '{eventType}' failed: " +
-               string.Join("; ", failures.Select(f => $"{f.GetType().Name}: {f.Message}")), failures)
+        : base(Describe(eventType, handlerCount, failures), failures)
     {
         EventType = eventType;
+        Message = Describe(eventType, handlerCount, failures);
     }
+
+    /// <summary>How many handlers failed, and each failure's type and message.</summary>
+    public override string Message { get; }
 
     /// <summary>The CloudEvents type of the event.</summary>
     public string EventType { get; }
+
+    private static string Describe(string eventType, int handlerCount, IReadOnlyList<Exception> failures) =>
+        $"{failures.Count} of {handlerCount} handlers of event type '{eventType}' failed: " +
+        string.Join("; ", failures.Select(f => $"{f.GetType().Name}: {f.Message}"));
 }
 
 /// <summary>An event could not be published: the transport did not accept it after the configured retries.</summary>

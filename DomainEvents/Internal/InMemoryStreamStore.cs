@@ -86,8 +86,8 @@ internal sealed class InMemoryStreamStore(TimeProvider time, int maxLength, int 
             {
                 if (result.Count < count && p.Consumer == consumer && SequenceOf(id) > after)
                 {
-                    g.Pending[id] = p with { DeliveredAt = time.GetTimestamp(), Deliveries = p.Deliveries + 1 };
-                    result.Add(Find(s, id, p.Deliveries + 1));
+                    // As XREADGROUP with an id: the delivery count is not increased.
+                    result.Add(Find(s, id, p.Deliveries));
                 }
             }
 
