@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace Lilith.DomainEvents;
@@ -19,6 +20,9 @@ public sealed class CloudEvent
 {
     /// <summary>The only CloudEvents version this type reads and writes.</summary>
     public const string SpecVersion10 = "1.0";
+
+    // Written as JSON.stringify and json.dumps(ensure_ascii=False) write text: no \u0027 for ' or \u002B for +.
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private static readonly string[] Known =
         ["specversion", "id", "source", "type", "datacontenttype", "dataschema", "subject", "time", "traceparent", "data", "data_base64"];
@@ -131,7 +135,7 @@ public sealed class CloudEvent
     public byte[] ToUtf8Json()
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
         {
             WriteTo(writer);
         }
