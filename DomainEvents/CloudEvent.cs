@@ -61,7 +61,7 @@ public sealed class CloudEvent
     public ReadOnlyMemory<byte>? DataBase64 { get; init; }
 
     /// <summary>Extension attributes other than <c>traceparent</c>, kept as read (string, number or boolean values).</summary>
-    public IReadOnlyDictionary<string, JsonElement> Extensions { get; init; } = new Dictionary<string, JsonElement>();
+    public IReadOnlyDictionary<string, JsonElement> Extensions { get; init; } = System.Collections.ObjectModel.ReadOnlyDictionary<string, JsonElement>.Empty;
 
     /// <summary>Checks the required attributes and the form of the optional ones.</summary>
     /// <exception cref="CloudEventFormatException">An attribute is missing or malformed; the message names it and its value.</exception>

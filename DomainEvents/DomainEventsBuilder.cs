@@ -29,7 +29,7 @@ public sealed class DomainEventsBuilder
         return this;
     }
 
-    /// <summary>Registers a handler (scoped) and its event type.</summary>
+    /// <summary>Registers a handler (transient, resolved from the dispatch's scope, so it may depend on scoped services) and its event type.</summary>
     /// <typeparam name="TEvent">The event type.</typeparam>
     /// <typeparam name="THandler">The handler.</typeparam>
     public DomainEventsBuilder AddHandler<TEvent, THandler>()
@@ -37,11 +37,11 @@ public sealed class DomainEventsBuilder
         where THandler : class, IDomainEventHandler<TEvent>
     {
         Registry.Add(typeof(TEvent), null);
-        Services.TryAddEnumerable(ServiceDescriptor.Scoped<IDomainEventHandler<TEvent>, THandler>());
+        Services.TryAddEnumerable(ServiceDescriptor.Transient<IDomainEventHandler<TEvent>, THandler>());
         return this;
     }
 
-    /// <summary>Registers every non-abstract <see cref="IDomainEventHandler{TEvent}"/> implementation of <paramref name="assembly"/> (scoped) and their event types.</summary>
+    /// <summary>Registers every non-abstract <see cref="IDomainEventHandler{TEvent}"/> implementation of <paramref name="assembly"/> (transient, resolved per dispatch scope) and their event types.</summary>
     /// <param name="assembly">The assembly to scan.</param>
     public DomainEventsBuilder AddHandlersFromAssembly(Assembly assembly)
     {
@@ -51,7 +51,7 @@ public sealed class DomainEventsBuilder
             foreach (Type contract in type.GetInterfaces().Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IDomainEventHandler<>)))
             {
                 Registry.Add(contract.GetGenericArguments()[0], null);
-                Services.TryAddEnumerable(ServiceDescriptor.Scoped(contract, type));
+                Services.TryAddEnumerable(ServiceDescriptor.Transient(contract, type));
             }
         }
 

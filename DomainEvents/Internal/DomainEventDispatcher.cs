@@ -15,9 +15,13 @@ internal sealed class EventEnvelopes(EventTypeRegistry registry, IOptions<Domain
 
     public EventTypeRegistry Registry => registry;
 
+    // In-process dispatch needs an id unique in this process only: a per-process prefix and a counter (no RNG call).
+    private static readonly string LocalPrefix = Guid.NewGuid().ToString("N")[..12] + "-";
+    private static long _localCounter;
+
     public CloudEvent Create(object domainEvent, string? subject, bool withData) => new()
     {
-        Id = Guid.NewGuid().ToString(),
+        Id = withData ? Guid.NewGuid().ToString() : LocalPrefix + Interlocked.Increment(ref _localCounter).ToString(System.Globalization.CultureInfo.InvariantCulture),
         Source = _source,
         Type = registry.NameOf(domainEvent.GetType()),
         Time = time.GetUtcNow(),
