@@ -24,6 +24,8 @@ public sealed class CloudEvent
     // Written as JSON.stringify and json.dumps(ensure_ascii=False) write text: no \u0027 for ' or \u002B for +.
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    private static string? _lastValidSource;
+
     private static readonly string[] Known =
         ["specversion", "id", "source", "type", "datacontenttype", "dataschema", "subject", "time", "traceparent", "data", "data_base64"];
 
@@ -70,17 +72,19 @@ public sealed class CloudEvent
         Require(Id, "id");
         Require(Source, "source");
         Require(Type, "type");
-        if (!Uri.TryCreate(Source, UriKind.RelativeOrAbsolute, out _))
+        // A service publishes with one source: remember the last one that passed (Uri parsing dominates the cost).
+        if (!ReferenceEquals(Source, _lastValidSource) && !Uri.TryCreate(Source, UriKind.RelativeOrAbsolute, out _))
         {
             throw new CloudEventFormatException($"CloudEvent attribute 'source' must be a URI-reference; '{Source}' is not.");
         }
 
+        _lastValidSource = Source;
         if (Data is not null && DataBase64 is not null)
         {
             throw new CloudEventFormatException($"CloudEvent '{Id}' has both 'data' and 'data_base64'; at most one is allowed.");
         }
 
-        foreach (string name in Extensions.Keys)
+        foreach (string name in Extensions.Count == 0 ? [] : Extensions.Keys)
         {
             if (name.Length is 0 or > 20 || !name.All(c => c is >= 'a' and <= 'z' or >= '0' and <= '9') || Array.IndexOf(Known, name) >= 0)
             {
