@@ -1,0 +1,96 @@
+using System.Text.Json;
+
+namespace Lilith.DomainEvents;
+
+/// <summary>Where published events travel.</summary>
+public enum DomainEventTransport
+{
+    /// <summary>In this process only (development, tests, single-process services).</summary>
+    InMemory,
+
+    /// <summary>Redis Streams, shared with every service of the fleet in any language.</summary>
+    Redis,
+}
+
+/// <summary>How the handlers of one event run.</summary>
+public enum DispatchStrategy
+{
+    /// <summary>One after the other, in registration order.</summary>
+    Sequential,
+
+    /// <summary>All at once.</summary>
+    Parallel,
+}
+
+/// <summary>Options of Lilith.DomainEvents, validated when the host starts.</summary>
+public sealed class DomainEventsOptions
+{
+    /// <summary>The transport. Default <see cref="DomainEventTransport.InMemory"/>.</summary>
+    public DomainEventTransport Transport { get; set; } = DomainEventTransport.InMemory;
+
+    /// <summary>Redis connection string (StackExchange.Redis form or <c>redis://</c> URL); null to use the registered <c>IConnectionMultiplexer</c>.</summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>Key prefix of every Redis key (schema/README.md). Default <c>lilith</c>.</summary>
+    public string KeyPrefix { get; set; } = "lilith";
+
+    /// <summary>This service's name: the consumer group on every stream it subscribes to. Required when handlers consume from a stream.</summary>
+    public string ServiceName { get; set; } = "service";
+
+    /// <summary>This process's consumer name inside the group; unique per process. Default: host name, process id and a random suffix.</summary>
+    public string ConsumerName { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
+
+    /// <summary>The CloudEvents <c>source</c> of published events (a URI-reference). Default <c>/</c> + <see cref="ServiceName"/>.</summary>
+    public string? Source { get; set; }
+
+    /// <summary>The stream events are published on by default. Default <c>domain-events</c>.</summary>
+    public string Stream { get; set; } = "domain-events";
+
+    /// <summary>Streams this service consumes; when empty and handlers are registered, <see cref="Stream"/>.</summary>
+    public IList<string> Subscriptions { get; } = [];
+
+    /// <summary>Whether the hosted consumer runs (when handlers are registered). Default true.</summary>
+    public bool ConsumeStreams { get; set; } = true;
+
+    /// <summary>How the handlers of one event run. Default <see cref="DispatchStrategy.Sequential"/>.</summary>
+    public DispatchStrategy DispatchStrategy { get; set; } = DispatchStrategy.Sequential;
+
+    /// <summary>Approximate maximum length of a stream (<c>XADD MAXLEN ~</c>). Default 1,000,000.</summary>
+    public int MaxStreamLength { get; set; } = 1_000_000;
+
+    /// <summary>Approximate maximum length of a dead-letter stream. Default 100,000.</summary>
+    public int MaxDeadLetterLength { get; set; } = 100_000;
+
+    /// <summary>Entries handled at the same time by this consumer. Default 8.</summary>
+    public int Concurrency { get; set; } = 8;
+
+    /// <summary>Entries read per <c>XREADGROUP</c>. Default 64.</summary>
+    public int BatchSize { get; set; } = 64;
+
+    /// <summary>Handler attempts per entry in total (a redelivery after a crash counts as one) before it goes to the dead-letter stream. Default 5.</summary>
+    public int MaxAttempts { get; set; } = 5;
+
+    /// <summary>Delay before the first retry; doubled for each further attempt, capped at 30 s. Default 100 ms.</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>An entry pending this long (its consumer died or hangs) is claimed with <c>XAUTOCLAIM</c>. Default 30 s.</summary>
+    public TimeSpan ClaimIdleTime { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often the consumer looks for stale pending entries. Default 5 s.</summary>
+    public TimeSpan ClaimInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Wait before polling again when a stream had nothing new. Default 5 ms.</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>How long an event handled by this group is remembered (by source and id) and skipped if delivered again; null turns the check off. Default 24 h.</summary>
+    public TimeSpan? IdempotencyWindow { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Publish attempts before <see cref="DomainEventPublishException"/>. Default 3.</summary>
+    public int PublishAttempts { get; set; } = 3;
+
+    /// <summary>Delay between publish attempts (doubled each time). Default 100 ms.</summary>
+    public TimeSpan PublishRetryDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Serializer options for event data; null for camelCase web defaults.</summary>
+    public JsonSerializerOptions? DataSerializerOptions { get; set; }
+}

@@ -1,0 +1,88 @@
+using Lilith.Common;
+using Microsoft.Extensions.Options;
+
+namespace Lilith.DomainEvents.Internal;
+
+/// <summary>Checks <see cref="DomainEventsOptions"/> when the host starts; each message names the option and its value.</summary>
+internal sealed class DomainEventsOptionsValidator : IValidateOptions<DomainEventsOptions>
+{
+    public ValidateOptionsResult Validate(string? name, DomainEventsOptions options)
+    {
+        var errors = new List<string>();
+        if (KeySchema.DescribePrefixError(options.KeyPrefix, "DomainEventsOptions.KeyPrefix") is { } prefixError)
+        {
+            errors.Add(prefixError);
+        }
+
+        Name(options.ServiceName, "service", "DomainEventsOptions.ServiceName", errors);
+        Name(options.Stream, "stream", "DomainEventsOptions.Stream", errors);
+        foreach (string stream in options.Subscriptions)
+        {
+            Name(stream, "stream", "DomainEventsOptions.Subscriptions", errors);
+        }
+
+        if (string.IsNullOrWhiteSpace(options.ConsumerName) || options.ConsumerName.Any(char.IsControl))
+        {
+            errors.Add($"DomainEventsOptions.ConsumerName: '{options.ConsumerName}' must be a non-empty name without control characters.");
+        }
+
+        if (options.Source is not null && (options.Source.Length == 0 || !Uri.TryCreate(options.Source, UriKind.RelativeOrAbsolute, out _)))
+        {
+            errors.Add($"DomainEventsOptions.Source: '{options.Source}' is not a URI-reference (e.g. /orders-service).");
+        }
+
+        Positive(options.MaxStreamLength, "MaxStreamLength", errors);
+        Positive(options.MaxDeadLetterLength, "MaxDeadLetterLength", errors);
+        Positive(options.Concurrency, "Concurrency", errors);
+        Positive(options.BatchSize, "BatchSize", errors);
+        Positive(options.MaxAttempts, "MaxAttempts", errors);
+        Positive(options.PublishAttempts, "PublishAttempts", errors);
+        NotNegative(options.RetryDelay, "RetryDelay", errors);
+        NotNegative(options.PublishRetryDelay, "PublishRetryDelay", errors);
+        NotNegative(options.PollInterval, "PollInterval", errors);
+        if (options.ClaimIdleTime < TimeSpan.FromMilliseconds(1))
+        {
+            errors.Add($"DomainEventsOptions.ClaimIdleTime: {options.ClaimIdleTime} must be at least 1 ms.");
+        }
+
+        if (options.ClaimInterval < TimeSpan.FromMilliseconds(1))
+        {
+            errors.Add($"DomainEventsOptions.ClaimInterval: {options.ClaimInterval} must be at least 1 ms.");
+        }
+
+        if (options.IdempotencyWindow is { } window && window < TimeSpan.FromMilliseconds(1))
+        {
+            errors.Add($"DomainEventsOptions.IdempotencyWindow: {window} must be at least 1 ms, or null to turn the check off.");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void Name(string? value, string what, string option, List<string> errors)
+    {
+        try
+        {
+            KeySchema.ValidateName(value, what, option);
+        }
+        catch (ArgumentException e)
+        {
+            errors.Add($"{option}: {e.Message}");
+        }
+    }
+
+    private static void Positive(int value, string option, List<string> errors)
+    {
+        if (value < 1)
+        {
+            errors.Add($"DomainEventsOptions.{option}: {value} must be at least 1.");
+        }
+    }
+
+    private static void NotNegative(TimeSpan value, string option, List<string> errors)
+    {
+        if (value < TimeSpan.Zero)
+        {
+            errors.Add($"DomainEventsOptions.{option}: {value} must not be negative.");
+        }
+    }
+}

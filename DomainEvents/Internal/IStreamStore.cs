@@ -1,0 +1,40 @@
+namespace Lilith.DomainEvents.Internal;
+
+/// <summary>One stream entry as read by a consumer.</summary>
+/// <param name="Id">The entry id.</param>
+/// <param name="Version">The <c>v</c> field, or null when missing.</param>
+/// <param name="Event">The <c>event</c> field, or null when missing.</param>
+/// <param name="Deliveries">How many times the group delivered it (1 for a first delivery).</param>
+internal readonly record struct StreamEntry(string Id, string? Version, string? Event, long Deliveries);
+
+/// <summary>
+/// The stream operations the publisher and the consumer need. The Redis implementation runs them on Redis
+/// Streams; the in-memory one copies their semantics (groups, pending entries, delivery counts, claims).
+/// </summary>
+internal interface IStreamStore
+{
+    ValueTask AddAsync(string stream, byte[] eventJson, CancellationToken cancellationToken);
+
+    /// <summary>Adds many entries at once; returns the indexes of the ones that failed with their error.</summary>
+    ValueTask<IReadOnlyList<(int Index, Exception Error)>> AddManyAsync(string stream, IReadOnlyList<byte[]> eventJson, CancellationToken cancellationToken);
+
+    ValueTask EnsureGroupAsync(string stream, string group, CancellationToken cancellationToken);
+
+    ValueTask<IReadOnlyList<StreamEntry>> ReadNewAsync(string stream, string group, string consumer, int count, CancellationToken cancellationToken);
+
+    /// <summary>This consumer's own pending entries after <paramref name="afterId"/> (restart: drain them first), with delivery counts.</summary>
+    ValueTask<IReadOnlyList<StreamEntry>> ReadOwnPendingAsync(string stream, string group, string consumer, string afterId, int count, CancellationToken cancellationToken);
+
+    /// <summary>Claims entries pending longer than <paramref name="minIdle"/> for <paramref name="consumer"/> (XAUTOCLAIM), with delivery counts.</summary>
+    ValueTask<IReadOnlyList<StreamEntry>> ClaimStaleAsync(string stream, string group, string consumer, TimeSpan minIdle, int count, CancellationToken cancellationToken);
+
+    ValueTask<bool> IsHandledAsync(string stream, string group, string source, string id, CancellationToken cancellationToken);
+
+    /// <summary>Acknowledges an entry; when <paramref name="handled"/> is set, records it as handled for the window, in the same script.</summary>
+    ValueTask AckAsync(string stream, string group, string entryId, (string Source, string Id, TimeSpan Window)? handled, CancellationToken cancellationToken);
+
+    /// <summary>Writes the dead letter, then acknowledges the entry, atomically.</summary>
+    ValueTask DeadLetterAsync(string stream, string group, string entryId, string deadLetterJson, string? eventField, CancellationToken cancellationToken);
+
+    ValueTask<IReadOnlyList<DeadLetter>> ReadDeadLettersAsync(string stream, int count, CancellationToken cancellationToken);
+}

@@ -1,0 +1,189 @@
+using Lilith.Common;
+using StackExchange.Redis;
+
+namespace Lilith.DomainEvents.Internal;
+
+/// <summary>The stream operations on Redis Streams (schema/domain-events.md, "Flows").</summary>
+internal sealed class RedisStreamStore(RedisConnectionSource connection, EventKeys keys, int maxLength, int maxDeadLetterLength) : IStreamStore, IAsyncDisposable
+{
+    /// <summary>KEYS[1] stream, KEYS[2] handled marker; ARGV[1] group, ARGV[2] entry id, ARGV[3] window ms. Returns XACK's count.</summary>
+    internal const string AckHandledScript = """
+        redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
+        return redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+        """;
+
+    /// <summary>
+    /// KEYS[1] stream, KEYS[2] dead-letter stream; ARGV[1] group, ARGV[2] entry id, ARGV[3] dead-letter MAXLEN,
+    /// ARGV[4] deadLetter JSON, ARGV[5] the original event field ('' when it had none). Writes the dead letter,
+    /// then acknowledges; returns XACK's count.
+    /// </summary>
+    internal const string DeadLetterScript = """
+        if ARGV[5] == '' then
+          redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'v', '1', 'deadLetter', ARGV[4])
+        else
+          redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'v', '1', 'deadLetter', ARGV[4], 'event', ARGV[5])
+        end
+        return redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+        """;
+
+    private static readonly RedisValue Version = "1";
+
+    private async ValueTask<IDatabase> DbAsync(CancellationToken cancellationToken) =>
+        (await connection.GetAsync(cancellationToken).ConfigureAwait(false)).GetDatabase();
+
+    public async ValueTask AddAsync(string stream, byte[] eventJson, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        await db.StreamAddAsync(keys.Stream(stream), [new NameValueEntry("v", Version), new NameValueEntry("event", eventJson)],
+            maxLength: maxLength, useApproximateMaxLength: true).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<IReadOnlyList<(int Index, Exception Error)>> AddManyAsync(string stream, IReadOnlyList<byte[]> eventJson, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        RedisKey key = keys.Stream(stream);
+        var tasks = new Task<RedisValue>[eventJson.Count];
+        for (int i = 0; i < tasks.Length; i++)
+        {
+            tasks[i] = db.StreamAddAsync(key, [new NameValueEntry("v", Version), new NameValueEntry("event", eventJson[i])],
+                maxLength: maxLength, useApproximateMaxLength: true);
+        }
+
+        try
+        {
+            await Task.WhenAll(tasks).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Reported per entry below.
+        }
+
+        var failed = new List<(int, Exception)>();
+        for (int i = 0; i < tasks.Length; i++)
+        {
+            if (!tasks[i].IsCompletedSuccessfully)
+            {
+                failed.Add((i, tasks[i].Exception?.InnerException ?? new TaskCanceledException()));
+            }
+        }
+
+        return failed;
+    }
+
+    public async ValueTask EnsureGroupAsync(string stream, string group, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await db.StreamCreateConsumerGroupAsync(keys.Stream(stream), group, StreamPosition.Beginning, createStream: true).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisServerException e) when (e.Message.StartsWith("BUSYGROUP", StringComparison.Ordinal))
+        {
+            // The group exists: another consumer of the service created it.
+        }
+    }
+
+    public async ValueTask<IReadOnlyList<StreamEntry>> ReadNewAsync(string stream, string group, string consumer, int count, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        StreamEntry[] entries = Map(await db.StreamReadGroupAsync(keys.Stream(stream), group, consumer, StreamPosition.NewMessages, count).WaitAsync(cancellationToken).ConfigureAwait(false));
+        return entries;
+    }
+
+    public async ValueTask<IReadOnlyList<StreamEntry>> ReadOwnPendingAsync(string stream, string group, string consumer, string afterId, int count, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        RedisKey key = keys.Stream(stream);
+        StreamEntry[] entries = Map(await db.StreamReadGroupAsync(key, group, consumer, afterId, count).WaitAsync(cancellationToken).ConfigureAwait(false));
+        return await WithDeliveriesAsync(db, key, group, consumer, entries, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<IReadOnlyList<StreamEntry>> ClaimStaleAsync(string stream, string group, string consumer, TimeSpan minIdle, int count, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        RedisKey key = keys.Stream(stream);
+        StreamAutoClaimResult result = await db.StreamAutoClaimAsync(key, group, consumer, (long)minIdle.TotalMilliseconds, "0-0", count).WaitAsync(cancellationToken).ConfigureAwait(false);
+        StreamEntry[] entries = Map(result.ClaimedEntries);
+        return await WithDeliveriesAsync(db, key, group, consumer, entries, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<bool> IsHandledAsync(string stream, string group, string source, string id, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        return await db.KeyExistsAsync(keys.Handled(stream, group, source, id)).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask AckAsync(string stream, string group, string entryId, (string Source, string Id, TimeSpan Window)? handled, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        if (handled is { } h)
+        {
+            await db.ScriptEvaluateAsync(AckHandledScript, [keys.Stream(stream), keys.Handled(stream, group, h.Source, h.Id)],
+                [group, entryId, (long)h.Window.TotalMilliseconds]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await db.StreamAcknowledgeAsync(keys.Stream(stream), group, entryId).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DeadLetterAsync(string stream, string group, string entryId, string deadLetterJson, string? eventField, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        await db.ScriptEvaluateAsync(DeadLetterScript, [keys.Stream(stream), keys.DeadLetter(stream)],
+            [group, entryId, maxDeadLetterLength, deadLetterJson, eventField ?? string.Empty]).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<IReadOnlyList<DeadLetter>> ReadDeadLettersAsync(string stream, int count, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        StackExchange.Redis.StreamEntry[] entries = await db.StreamRangeAsync(keys.DeadLetter(stream), count: count).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var result = new List<DeadLetter>(entries.Length);
+        foreach (StackExchange.Redis.StreamEntry entry in entries)
+        {
+            RedisValue payload = entry["deadLetter"];
+            if (payload.HasValue)
+            {
+                RedisValue eventField = entry["event"];
+                result.Add(DeadLetterPayload.Parse(payload.ToString()).ToDeadLetter(eventField.HasValue ? eventField.ToString() : null));
+            }
+        }
+
+        return result;
+    }
+
+    public ValueTask DisposeAsync() => connection.DisposeAsync();
+
+    private static StreamEntry[] Map(StackExchange.Redis.StreamEntry[] entries)
+    {
+        var result = new StreamEntry[entries.Length];
+        for (int i = 0; i < entries.Length; i++)
+        {
+            RedisValue v = entries[i]["v"];
+            RedisValue e = entries[i]["event"];
+            // A deleted entry still pending comes back with no fields; it is reported as malformed.
+            result[i] = new StreamEntry(entries[i].Id.ToString(), v.HasValue ? v.ToString() : null, e.HasValue ? e.ToString() : null, 1);
+        }
+
+        return result;
+    }
+
+    private static async ValueTask<IReadOnlyList<StreamEntry>> WithDeliveriesAsync(
+        IDatabase db, RedisKey key, string group, string consumer, StreamEntry[] entries, CancellationToken cancellationToken)
+    {
+        if (entries.Length == 0)
+        {
+            return entries;
+        }
+
+        StreamPendingMessageInfo[] pending = await db.StreamPendingMessagesAsync(key, group, entries.Length * 4 + 100, consumer, entries[0].Id, entries[^1].Id)
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        Dictionary<string, int> counts = pending.ToDictionary(p => p.MessageId.ToString(), p => p.DeliveryCount);
+        for (int i = 0; i < entries.Length; i++)
+        {
+            entries[i] = entries[i] with { Deliveries = counts.GetValueOrDefault(entries[i].Id, 1) };
+        }
+
+        return entries;
+    }
+}

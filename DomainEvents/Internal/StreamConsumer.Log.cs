@@ -1,0 +1,27 @@
+using Microsoft.Extensions.Logging;
+
+namespace Lilith.DomainEvents.Internal;
+
+internal sealed partial class StreamConsumer
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "Consumer loop of stream '{Stream}' (group '{Group}') failed ({Failures} in a row); retrying")]
+    private static partial void LogLoopFailed(ILogger logger, Exception exception, string stream, string group, int failures);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Draining {Count} own pending entries of stream '{Stream}' (group '{Group}')")]
+    private static partial void LogDraining(ILogger logger, int count, string stream, string group);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Claimed {Count} stale entries of stream '{Stream}' (group '{Group}')")]
+    private static partial void LogClaimed(ILogger logger, int count, string stream, string group);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Debug, Message = "Event '{EventId}' on stream '{Stream}' (group '{Group}') failed attempt {Attempt}: {Error}; retrying")]
+    private static partial void LogRetrying(ILogger logger, string eventId, string stream, string group, int attempt, string error);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Entry {EntryId} of stream '{Stream}' (group '{Group}') moved to the dead-letter stream: {Reason}: {Error}")]
+    private static partial void LogDeadLettered(ILogger logger, string entryId, string stream, string group, string reason, string? error);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Entry {EntryId} of stream '{Stream}' (group '{Group}') could not be acknowledged or dead-lettered; it stays pending and is claimed again later")]
+    private static partial void LogSettleFailed(ILogger logger, Exception exception, string entryId, string stream, string group);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Debug, Message = "Event '{EventId}' from '{Source}' on stream '{Stream}' was already handled by group '{Group}'; acknowledged without handling")]
+    private static partial void LogDuplicate(ILogger logger, string eventId, string source, string stream, string group);
+}

@@ -1,0 +1,261 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Lilith.DomainEvents.Internal;
+
+/// <summary>
+/// The hosted consumer: one loop per subscribed stream, in the service's consumer group. Drains its own pending
+/// entries first, then reads new ones, claims stale entries of dead consumers, acknowledges after the handlers
+/// succeeded, retries with backoff and moves entries that cannot be handled to the dead-letter stream.
+/// </summary>
+internal sealed partial class StreamConsumer(
+    IStreamStore store,
+    IDomainEventDispatcher dispatcher,
+    IOptions<DomainEventsOptions> options,
+    TimeProvider time,
+    ILogger<StreamConsumer> logger) : BackgroundService
+{
+    private readonly DomainEventsOptions _options = options.Value;
+
+    /// <summary>Entries acknowledged so far (tests and the demo wait on it).</summary>
+    public long HandledCount => Interlocked.Read(ref _handled);
+
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _inFlight = new(StringComparer.Ordinal);
+    private long _handled;
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        IList<string> streams = _options.Subscriptions.Count > 0 ? _options.Subscriptions : [_options.Stream];
+        return Task.WhenAll(streams.Distinct(StringComparer.Ordinal).Select(s => Task.Run(() => RunAsync(s, stoppingToken), CancellationToken.None)));
+    }
+
+    private async Task RunAsync(string stream, CancellationToken cancellationToken)
+    {
+        string group = _options.ServiceName;
+        string consumer = _options.ConsumerName;
+        int failures = 0;
+        bool drained = false;
+        long nextClaim = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (!drained)
+                {
+                    await store.EnsureGroupAsync(stream, group, cancellationToken).ConfigureAwait(false);
+                    await DrainOwnPendingAsync(stream, group, consumer, cancellationToken).ConfigureAwait(false);
+                    drained = true;
+                }
+
+                if (time.GetTimestamp() >= nextClaim)
+                {
+                    IReadOnlyList<StreamEntry> claimed = await store.ClaimStaleAsync(stream, group, consumer, _options.ClaimIdleTime, _options.BatchSize, cancellationToken).ConfigureAwait(false);
+                    if (claimed.Count > 0)
+                    {
+                        LogClaimed(logger, claimed.Count, stream, group);
+                        await ProcessAsync(stream, group, claimed, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    nextClaim = time.GetTimestamp() + (long)(_options.ClaimInterval.TotalSeconds * time.TimestampFrequency);
+                }
+
+                IReadOnlyList<StreamEntry> entries = await store.ReadNewAsync(stream, group, consumer, _options.BatchSize, cancellationToken).ConfigureAwait(false);
+                failures = 0;
+                if (entries.Count == 0)
+                {
+                    await Task.Delay(_options.PollInterval, time, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                await ProcessAsync(stream, group, entries, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                // Redis down, group gone after a restart without persistence, ...: back off and start over
+                // (re-create the group, drain own pending again); the loop never dies.
+                failures++;
+                drained = false;
+                LogLoopFailed(logger, e, stream, group, failures);
+                TimeSpan delay = TimeSpan.FromMilliseconds(Math.Min(2000, 50 * Math.Pow(2, Math.Min(failures, 6))));
+                try
+                {
+                    await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private async Task DrainOwnPendingAsync(string stream, string group, string consumer, CancellationToken cancellationToken)
+    {
+        string after = "0";
+        while (true)
+        {
+            IReadOnlyList<StreamEntry> pending = await store.ReadOwnPendingAsync(stream, group, consumer, after, _options.BatchSize, cancellationToken).ConfigureAwait(false);
+            if (pending.Count == 0)
+            {
+                return;
+            }
+
+            LogDraining(logger, pending.Count, stream, group);
+            await ProcessAsync(stream, group, pending, cancellationToken).ConfigureAwait(false);
+            after = pending[^1].Id;
+        }
+    }
+
+    private Task ProcessAsync(string stream, string group, IReadOnlyList<StreamEntry> entries, CancellationToken cancellationToken) =>
+        Parallel.ForEachAsync(entries, new ParallelOptions { MaxDegreeOfParallelism = _options.Concurrency, CancellationToken = cancellationToken },
+            async (entry, token) => await ProcessEntryAsync(stream, group, entry, token).ConfigureAwait(false));
+
+    private async Task ProcessEntryAsync(string stream, string group, StreamEntry entry, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await HandleEntryAsync(stream, group, entry, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Left pending: this consumer drains it on restart, or another claims it.
+        }
+        catch (Exception e)
+        {
+            // Acknowledge or dead-letter failed (Redis unreachable): the entry stays pending and is claimed later.
+            LogSettleFailed(logger, e, entry.Id, stream, group);
+        }
+    }
+
+    private async Task HandleEntryAsync(string stream, string group, StreamEntry entry, CancellationToken cancellationToken)
+    {
+        if (entry.Version != "1" || entry.Event is null)
+        {
+            bool unknownVersion = entry.Version is not null && entry.Event is not null && int.TryParse(entry.Version, out int v) && v > 1;
+            string error = unknownVersion
+                ? $"schema version {entry.Version} is not known to this reader, which knows 1"
+                : $"the entry lacks the '{(entry.Version is null ? "v" : "event")}' field or has v '{entry.Version}'";
+            await DeadLetterAsync(stream, group, entry, (int)entry.Deliveries, unknownVersion ? DeadLetterReasons.UnknownVersion : DeadLetterReasons.Malformed, error, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        CloudEvent cloudEvent;
+        try
+        {
+            cloudEvent = CloudEvent.Parse(entry.Event);
+        }
+        catch (CloudEventFormatException e)
+        {
+            await DeadLetterAsync(stream, group, entry, (int)entry.Deliveries, DeadLetterReasons.Malformed, e.Message, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        int used = (int)Math.Max(0, entry.Deliveries - 1);
+        if (used >= _options.MaxAttempts)
+        {
+            await DeadLetterAsync(stream, group, entry, (int)entry.Deliveries, DeadLetterReasons.TooManyDeliveries,
+                $"delivered {entry.Deliveries} times without being acknowledged (MaxAttempts {_options.MaxAttempts})", cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        // Two deliveries of one event (same source and id) in this consumer run one after the other, so the
+        // second sees the first's handled marker; across consumers the check is best-effort.
+        string gateKey = cloudEvent.Source + "\n" + cloudEvent.Id;
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        while (!_inFlight.TryAdd(gateKey, gate))
+        {
+            if (_inFlight.TryGetValue(gateKey, out TaskCompletionSource? other))
+            {
+                await other.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        try
+        {
+            await HandleParsedAsync(stream, group, entry, cloudEvent, used, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _inFlight.TryRemove(gateKey, out _);
+            gate.TrySetResult();
+        }
+    }
+
+    private async Task HandleParsedAsync(string stream, string group, StreamEntry entry, CloudEvent cloudEvent, int used, CancellationToken cancellationToken)
+    {
+        (string, string, TimeSpan)? handled = _options.IdempotencyWindow is { } window ? (cloudEvent.Source, cloudEvent.Id, window) : null;
+        if (handled is not null && await store.IsHandledAsync(stream, group, cloudEvent.Source, cloudEvent.Id, cancellationToken).ConfigureAwait(false))
+        {
+            LogDuplicate(logger, cloudEvent.Id, cloudEvent.Source, stream, group);
+            await store.AckAsync(stream, group, entry.Id, null, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        Exception? last = null;
+        int attempt = used;
+        while (attempt < _options.MaxAttempts)
+        {
+            attempt++;
+            using Activity? activity = StartHandleActivity(cloudEvent, stream, group);
+            try
+            {
+                bool known = await dispatcher.DispatchCloudEventAsync(cloudEvent, cancellationToken).ConfigureAwait(false);
+                await store.AckAsync(stream, group, entry.Id, known ? handled : null, cancellationToken).ConfigureAwait(false);
+                Interlocked.Increment(ref _handled);
+                DomainEventsTelemetry.Handled.Add(1, new KeyValuePair<string, object?>("messaging.destination.name", stream));
+                if (cloudEvent.Time is { } t)
+                {
+                    DomainEventsTelemetry.Lag.Record((time.GetUtcNow() - t).TotalMilliseconds, new KeyValuePair<string, object?>("messaging.destination.name", stream));
+                }
+
+                return;
+            }
+            catch (Exception e) when (e is DomainEventDispatchException or CloudEventFormatException && !cancellationToken.IsCancellationRequested)
+            {
+                activity?.SetStatus(ActivityStatusCode.Error, e.Message);
+                last = e;
+                if (e is CloudEventFormatException)
+                {
+                    await DeadLetterAsync(stream, group, entry, attempt, DeadLetterReasons.Malformed, e.Message, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                if (attempt < _options.MaxAttempts)
+                {
+                    DomainEventsTelemetry.Retried.Add(1);
+                    LogRetrying(logger, cloudEvent.Id, stream, group, attempt, e.Message);
+                    TimeSpan delay = TimeSpan.FromMilliseconds(Math.Min(30_000, _options.RetryDelay.TotalMilliseconds * Math.Pow(2, attempt - 1)));
+                    await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+
+        await DeadLetterAsync(stream, group, entry, attempt, DeadLetterReasons.HandlerFailed, last?.Message, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task DeadLetterAsync(string stream, string group, StreamEntry entry, int attempts, string reason, string? error, CancellationToken cancellationToken)
+    {
+        string payload = new DeadLetterPayload(1, stream, group, _options.ConsumerName, entry.Id, attempts, reason, error).ToJson();
+        await store.DeadLetterAsync(stream, group, entry.Id, payload, entry.Event, cancellationToken).ConfigureAwait(false);
+        DomainEventsTelemetry.DeadLettered.Add(1, new KeyValuePair<string, object?>("error.type", reason));
+        LogDeadLettered(logger, entry.Id, stream, group, reason, error);
+    }
+
+    private static Activity? StartHandleActivity(CloudEvent cloudEvent, string stream, string group)
+    {
+        ActivityContext.TryParse(cloudEvent.TraceParent, null, out ActivityContext parent);
+        Activity? activity = DomainEventsTelemetry.Source.StartActivity($"process {stream}", ActivityKind.Consumer, parent);
+        activity?.SetTag("messaging.system", "redis");
+        activity?.SetTag("messaging.consumer.group.name", group);
+        activity?.SetTag("messaging.message.id", cloudEvent.Id);
+        activity?.SetTag("cloudevents.event_type", cloudEvent.Type);
+        return activity;
+    }
+}

@@ -1,0 +1,198 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using StackExchange.Redis;
+
+namespace Lilith.DomainEvents.Tests;
+
+/// <summary>At-least-once delivery on a real Redis: load with failures and a consumer crash, server restarts, raw writers.</summary>
+public sealed class RedisDeliveryTests(RedisFixture redis)
+{
+    private CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Ten_thousand_events_with_20_percent_failures_and_a_consumer_crash_are_each_handled_or_dead_lettered()
+    {
+        const int Total = 10_000;
+        const int MaxAttempts = 3;
+        string prefix = RedisFixture.NewPrefix();
+        var recorder = new Recorder { FailWhen = (_, _, _) => Random.Shared.NextDouble() < 0.2 };
+        IConnectionMultiplexer shared = await redis.ConnectionAsync();
+        IConnectionMultiplexer connectionA = await redis.NewConnectionAsync();
+        IConnectionMultiplexer connectionB = await redis.NewConnectionAsync();
+        void Consumer(DomainEventsOptions o, string name)
+        {
+            o.Transport = DomainEventTransport.Redis;
+            o.KeyPrefix = prefix;
+            o.ConsumerName = name;
+            o.MaxAttempts = MaxAttempts;
+            o.Concurrency = 16;
+            o.BatchSize = 100;
+            o.ClaimIdleTime = TimeSpan.FromMilliseconds(500);
+            o.ClaimInterval = TimeSpan.FromMilliseconds(100);
+        }
+
+        using IHost publisherHost = EventsHost.Build(new Recorder(), o =>
+        {
+            o.Transport = DomainEventTransport.Redis;
+            o.KeyPrefix = prefix;
+            o.ConsumeStreams = false;
+        }, s => s.AddSingleton(shared), handler: false);
+        using IHost a = EventsHost.Build(recorder, o => Consumer(o, "billing-a"), s => s.AddSingleton(connectionA));
+        using IHost b = EventsHost.Build(recorder, o => Consumer(o, "billing-b"), s => s.AddSingleton(connectionB));
+        await publisherHost.StartAsync(Ct);
+        await a.StartAsync(Ct);
+        await b.StartAsync(Ct);
+
+        IDomainEventPublisher publisher = publisherHost.Services.GetRequiredService<IDomainEventPublisher>();
+        var ids = new List<string>(Total);
+        DateTimeOffset now = TimeProvider.System.GetUtcNow();
+        for (int chunk = 0; chunk < Total / 1000; chunk++)
+        {
+            var events = Enumerable.Range(chunk * 1000, 1000).Select(i => new CloudEvent
+            {
+                Id = $"evt-{i}",
+                Source = "/orders-service",
+                Type = "com.example.order.placed.v1",
+                DataContentType = "application/json",
+                Time = now,
+                Data = System.Text.Json.JsonSerializer.SerializeToElement(new { orderId = $"o-{i}", total = i }),
+            }).ToList();
+            await publisher.PublishBatchAsync(events, cancellationToken: Ct);
+            ids.AddRange(events.Select(e => e.Id));
+        }
+
+        // Stop consumer A abruptly mid-run: its connection closes under in-flight entries, which stay pending.
+        await EventsHost.WaitUntilAsync(() => recorder.Attempts.Count >= Total / 4, TimeSpan.FromSeconds(30), "a quarter of the events were attempted");
+        await connectionA.CloseAsync(allowCommandsToComplete: false);
+        await a.StopAsync(Ct);
+        int attemptedAtCrash = recorder.Attempts.Count;
+
+        IDeadLetterReader deadLetters = b.Services.GetRequiredService<IDeadLetterReader>();
+        IDatabase db = shared.GetDatabase();
+        string streamKey = $"{prefix}:events:{{orders}}";
+        IReadOnlyList<DeadLetter> letters = [];
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            letters = await deadLetters.ReadAsync("orders", Total, Ct);
+            StreamPendingInfo pending = await db.StreamPendingAsync(streamKey, "billing");
+            var dead = letters.Select(l => CloudEvent.Parse(l.Event!).Id).ToHashSet();
+            if (pending.PendingMessageCount == 0 && ids.All(id => recorder.Successes.ContainsKey(id) || dead.Contains(id)))
+            {
+                break;
+            }
+
+            Assert.False(deadline.IsCancellationRequested,
+                $"Not settled in 60 s: {pending.PendingMessageCount} pending, {recorder.Successes.Count} handled, {dead.Count} dead-lettered of {Total}.");
+            await Task.Delay(50, Ct);
+        }
+
+        var deadIds = letters.Select(l => CloudEvent.Parse(l.Event!).Id).ToList();
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"{recorder.Successes.Count} handled, {deadIds.Count} dead-lettered, {recorder.Successes.Values.Count(n => n > 1)} handled more than once, " +
+            $"{recorder.Attempts.Values.Sum()} attempts; consumer A stopped after {attemptedAtCrash} events were attempted.");
+        Assert.True(attemptedAtCrash < Total, "consumer A was stopped before all events were attempted");
+        Assert.Equal(Total, ids.Count(id => recorder.Successes.ContainsKey(id) || deadIds.Contains(id)));
+        Assert.Equal(deadIds.Count, deadIds.Distinct().Count());
+        Assert.NotEmpty(deadIds);
+        foreach (DeadLetter letter in letters)
+        {
+            Assert.Contains(letter.Reason, new[] { "handler-failed", "too-many-deliveries" });
+            Assert.Equal(MaxAttempts, letter.Attempts);
+            if (letter.Reason == "handler-failed")
+            {
+                Assert.Contains("handler failed on purpose", letter.Error, StringComparison.Ordinal);
+            }
+
+            Assert.True(recorder.Failures.GetValueOrDefault(CloudEvent.Parse(letter.Event!).Id) >= 1);
+        }
+
+        // Ids that never succeeded are exactly in the dead-letter stream: none lost.
+        Assert.All(ids.Where(id => !recorder.Successes.ContainsKey(id)), id => Assert.Contains(id, deadIds));
+        await b.StopAsync(Ct);
+        await publisherHost.StopAsync(Ct);
+    }
+
+    [Fact]
+    public async Task Consumption_resumes_by_itself_after_the_server_is_killed_and_restarted()
+    {
+        string dir = Directory.CreateTempSubdirectory("lilith-events-aof-").FullName;
+        RedisServerProcess server = await redis.StartOwnedServerAsync(["--appendonly", "yes", "--appendfsync", "always", "--dir", dir]);
+        var recorder = new Recorder { Delay = ct => Task.Delay(1, ct) };
+        void Redis(DomainEventsOptions o)
+        {
+            o.Transport = DomainEventTransport.Redis;
+            o.ConnectionString = server.ConnectionString;
+            o.KeyPrefix = "lilith";
+            o.PublishAttempts = 8;
+            o.PublishRetryDelay = TimeSpan.FromMilliseconds(100);
+            o.Concurrency = 2;
+            o.BatchSize = 10;
+            o.ClaimIdleTime = TimeSpan.FromMilliseconds(500);
+            o.ClaimInterval = TimeSpan.FromMilliseconds(200);
+        }
+
+        using IHost consumer = EventsHost.Build(recorder, Redis);
+        using IHost publisherHost = EventsHost.Build(new Recorder(), o =>
+        {
+            Redis(o);
+            o.ConsumeStreams = false;
+        }, handler: false);
+        await consumer.StartAsync(Ct);
+        await publisherHost.StartAsync(Ct);
+        IDomainEventPublisher publisher = publisherHost.Services.GetRequiredService<IDomainEventPublisher>();
+        var ids = new ConcurrentBag<string>();
+        for (int i = 0; i < 300; i++)
+        {
+            ids.Add((await publisher.PublishAsync(new OrderPlaced($"before-{i}", i), cancellationToken: Ct)).Id);
+        }
+
+        await EventsHost.WaitUntilAsync(() => recorder.Successes.Count >= 20, TimeSpan.FromSeconds(15), "consumption started");
+        await server.KillAsync();
+        int handledWhenKilled = recorder.Successes.Count;
+        await server.RestartAsync(Ct);
+        for (int i = 0; i < 50; i++)
+        {
+            ids.Add((await publisher.PublishAsync(new OrderPlaced($"after-{i}", i), cancellationToken: Ct)).Id);
+        }
+
+        await EventsHost.WaitUntilAsync(() => ids.All(recorder.Successes.ContainsKey), TimeSpan.FromSeconds(45),
+            "every event published before the kill and after the restart was handled");
+        Assert.True(handledWhenKilled < 300, $"the kill happened mid-consumption ({handledWhenKilled} of 300 handled)");
+        await consumer.StopAsync(Ct);
+        await publisherHost.StopAsync(Ct);
+    }
+
+    [Fact]
+    public async Task An_entry_written_with_raw_XADD_in_the_schema_format_reaches_the_CSharp_handler()
+    {
+        string prefix = RedisFixture.NewPrefix();
+        var recorder = new Recorder();
+        IConnectionMultiplexer connection = await redis.ConnectionAsync();
+        using IHost host = EventsHost.Build(recorder, o =>
+        {
+            o.Transport = DomainEventTransport.Redis;
+            o.KeyPrefix = prefix;
+        }, s => s.AddSingleton(connection));
+        await host.StartAsync(Ct);
+
+        // Exactly what a TypeScript (ioredis) or Python (redis-py) publisher sends:
+        // XADD <prefix>:events:{orders} MAXLEN ~ 1000000 * v 1 event <structured CloudEvent JSON>
+        const string Json = """{"specversion":"1.0","id":"ts-42","source":"/gateway-ts","type":"com.example.order.placed.v1","datacontenttype":"application/json","subject":"order/o-ts","time":"2026-01-02T03:04:05.678Z","traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01","tenant":"acme","data":{"orderId":"o-ts","total":12.5}}""";
+        await connection.GetDatabase().ExecuteAsync("XADD", $"{prefix}:events:{{orders}}", "MAXLEN", "~", "1000000", "*", "v", "1", "event", Json);
+
+        await EventsHost.WaitUntilAsync(() => !recorder.Seen.IsEmpty, TimeSpan.FromSeconds(15), "the raw entry reached the handler");
+        (OrderPlaced e, CloudEvent envelope) = Assert.Single(recorder.Seen);
+        Assert.Equal(new OrderPlaced("o-ts", 12.5m), e);
+        Assert.Equal("ts-42", envelope.Id);
+        Assert.Equal("/gateway-ts", envelope.Source);
+        Assert.Equal("order/o-ts", envelope.Subject);
+        Assert.Equal("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", envelope.TraceParent);
+        Assert.Equal("acme", envelope.Extensions["tenant"].GetString());
+        Assert.Equal(new DateTimeOffset(2026, 1, 2, 3, 4, 5, 678, TimeSpan.Zero), envelope.Time);
+        Assert.True(await connection.GetDatabase().KeyExistsAsync($"{prefix}:events:{{orders}}:handled:billing:/gateway-ts:ts-42"),
+            "the idempotency marker is written under the schema's key");
+        await host.StopAsync(Ct);
+    }
+}
