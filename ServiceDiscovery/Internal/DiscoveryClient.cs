@@ -12,7 +12,7 @@ namespace Lilith.ServiceDiscovery.Internal;
 /// reloads, the heartbeat, sweep and refresh loops, and the watchers. Loops start on first use and stop on dispose;
 /// dispose does not deregister (the hosted service does that on a graceful stop).
 /// </summary>
-internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolver, IAsyncDisposable
+internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolver, IAsyncDisposable, IDisposable
 {
     private const int MaxAttempts = 8;
     private const int SweepBatch = 100;
@@ -30,7 +30,6 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
     private readonly object _gate = new();
     private readonly List<Task> _loops = [];
     private Task? _start;
-    private TaskCompletionSource _wakeHeartbeat = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _outage;
     private int _disposed;
 
@@ -488,11 +487,31 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
     private void OnReconnected()
     {
         Log.Reconnected(_logger, _backend.Description);
-        Interlocked.Exchange(ref _wakeHeartbeat, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-        foreach (ServiceEntry entry in _cache.Values)
+        CancellationToken stop = _stop.Token;
+        _ = Task.Run(async () =>
         {
-            RequestReload(entry);
-        }
+            try
+            {
+                // Renew (or re-register, when the server lost its data) our own instances first, then resync the cache;
+                // once more a heartbeat interval later, when the other clients have re-registered theirs.
+                foreach ((string service, string id) in _local.Keys)
+                {
+                    await HeartbeatCoreAsync(service, id, stop).ConfigureAwait(false);
+                }
+
+                await RefreshAllAsync(stop).ConfigureAwait(false);
+                await Task.Delay(_options.HeartbeatInterval ?? _options.Ttl / 3, _time, stop).ConfigureAwait(false);
+                await RefreshAllAsync(stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                // Disposed.
+            }
+            catch (Exception e)
+            {
+                Log.LoopFailed(_logger, "resync after reconnect", e.Message);
+            }
+        });
     }
 
     private async Task HeartbeatLoopAsync(CancellationToken cancellationToken)
@@ -502,8 +521,7 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         {
             try
             {
-                await Task.WhenAny(Task.Delay(interval, _time, cancellationToken), Volatile.Read(ref _wakeHeartbeat).Task).ConfigureAwait(false);
-                cancellationToken.ThrowIfCancellationRequested();
+                await Task.Delay(interval, _time, cancellationToken).ConfigureAwait(false);
                 foreach ((string service, string id) in _local.Keys)
                 {
                     try
@@ -591,6 +609,9 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
             throw new ArgumentException($"Instance '{instance.Id}': Weight {instance.Weight} is negative.", nameof(instance));
         }
     }
+
+    // Containers disposed synchronously (using ServiceProvider) still stop the loops.
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     public async ValueTask DisposeAsync()
     {

@@ -165,9 +165,10 @@ internal sealed class RedisDiscoveryBackend(RedisConnectionSource connection, st
             try
             {
                 string head = KeySchema.Tagged(prefix, DiscoveryKeys.Concern, string.Empty)[..^1];
-                await mux.GetSubscriber().UnsubscribeAsync(RedisChannel.Pattern(head + "*}:events"), _handler).ConfigureAwait(false);
+                await mux.GetSubscriber().UnsubscribeAsync(RedisChannel.Pattern(head + "*}:events"), _handler)
+                    .WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
             }
-            catch (RedisException)
+            catch (Exception e) when (e is RedisException or TimeoutException)
             {
                 // Shutting down while Redis is away: nothing to unsubscribe from.
             }
