@@ -15,4 +15,18 @@ public sealed class VectorTests
         ["services"] = i => new DiscoveryKeys(i["prefix"]).Services(),
         ["events-channel"] = i => new DiscoveryKeys(i["prefix"]).EventsChannel(i["service"]),
     });
+
+    [Fact]
+    public void Payloads_match_the_golden_vectors() => GoldenVectors.AssertPayloads("service-discovery", new Dictionary<string, Func<string, string>>
+    {
+        ["instance"] = json => InstanceCodec.Write(InstanceCodec.Read(json, null, out _)!),
+        ["event-registered"] = RoundTripEvent,
+        ["event-expired"] = RoundTripEvent,
+    });
+
+    private static string RoundTripEvent(string json)
+    {
+        DiscoveryEvent e = EventCodec.Read(json, out string? error) ?? throw new InvalidOperationException(error);
+        return EventCodec.Write(e.Kind, e.Service, e.InstanceId, e.Revision, e.Timestamp.ToUnixTimeMilliseconds(), e.Instance is null ? null : InstanceCodec.Write(e.Instance));
+    }
 }

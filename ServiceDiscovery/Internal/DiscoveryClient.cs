@@ -1,0 +1,666 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Lilith.Common;
+using Microsoft.Extensions.Logging;
+
+namespace Lilith.ServiceDiscovery.Internal;
+
+/// <summary>
+/// The registry and resolver over one backend: compare-and-set writes, the local cache fed by events, revisions and
+/// reloads, the heartbeat, sweep and refresh loops, and the watchers. Loops start on first use and stop on dispose;
+/// dispose does not deregister (the hosted service does that on a graceful stop).
+/// </summary>
+internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolver, IAsyncDisposable, IDisposable
+{
+    private const int MaxAttempts = 8;
+    private const int SweepBatch = 100;
+    private readonly IDiscoveryBackend _backend;
+    private readonly DiscoveryOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly long _ttlMs;
+    private readonly ConcurrentDictionary<string, ServiceEntry> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Service, string Id), LocalRegistration> _local = new();
+    private readonly ConcurrentDictionary<string, ILoadBalancer> _balancers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<Watcher, byte> _watchers = new();
+    private readonly Channel<(string Service, string Json)> _incoming = Channel.CreateUnbounded<(string, string)>(new() { SingleReader = true });
+    private readonly CancellationTokenSource _stop = new();
+    private readonly object _gate = new();
+    private readonly List<Task> _loops = [];
+    private Task? _start;
+    private volatile bool _outage;
+    private int _disposed;
+
+    public DiscoveryClient(IDiscoveryBackend backend, DiscoveryOptions options, TimeProvider time, ILogger logger)
+    {
+        _backend = backend;
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _ttlMs = (long)options.Ttl.TotalMilliseconds;
+    }
+
+    public bool IsBackendReachable => _backend.IsReachable && !_outage;
+
+    // ---------------------------------------------------------------- registry
+
+    public async ValueTask RegisterAsync(string service, ServiceInstance instance, CancellationToken cancellationToken = default)
+    {
+        KeySchema.ValidateName(service, "service", nameof(service));
+        Validate(instance);
+        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        using Activity? activity = DiscoveryTelemetry.Source.StartActivity("discovery register");
+        activity?.SetTag("lilith.discovery.service", service);
+        string json = InstanceCodec.Write(instance);
+        string expected = _local.TryGetValue((service, instance.Id), out LocalRegistration? previous) ? previous.Json : string.Empty;
+        await WriteRegistrationAsync(service, instance, json, expected, cancellationToken).ConfigureAwait(false);
+        _local[(service, instance.Id)] = new LocalRegistration(instance, json);
+        await _backend.TouchServiceAsync(service, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task WriteRegistrationAsync(string service, ServiceInstance instance, string json, string expected, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<(string, string)> newIndex = InstanceCodec.IndexEntries(instance).ToList();
+        for (int attempt = 0; attempt < MaxAttempts; attempt++)
+        {
+            (int status, string? current) = await _backend.RegisterAsync(service, instance.Id, expected, json,
+                IndexOf(expected), newIndex, _ttlMs, cancellationToken).ConfigureAwait(false);
+            if (status >= 0)
+            {
+                return;
+            }
+
+            expected = current ?? string.Empty;
+        }
+
+        throw new ServiceDiscoveryException($"Instance '{instance.Id}' of service '{service}' kept changing under concurrent writers; registration gave up after {MaxAttempts} attempts.");
+    }
+
+    public async ValueTask<bool> DeregisterAsync(string service, string instanceId, CancellationToken cancellationToken = default)
+    {
+        KeySchema.ValidateName(service, "service", nameof(service));
+        ArgumentException.ThrowIfNullOrEmpty(instanceId);
+        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        using Activity? activity = DiscoveryTelemetry.Source.StartActivity("discovery deregister");
+        bool wasLocal = _local.TryRemove((service, instanceId), out LocalRegistration? local);
+        string? expected = local?.Json ?? await _backend.GetAsync(service, instanceId, cancellationToken).ConfigureAwait(false);
+        for (int attempt = 0; attempt < MaxAttempts && expected is not null; attempt++)
+        {
+            int status = await _backend.RemoveAsync(service, instanceId, expected, IndexOf(expected), expired: false, cancellationToken).ConfigureAwait(false);
+            if (status >= 0)
+            {
+                return status == 1 || wasLocal;
+            }
+
+            expected = await _backend.GetAsync(service, instanceId, cancellationToken).ConfigureAwait(false);
+        }
+
+        return wasLocal;
+    }
+
+    public async ValueTask<bool> HeartbeatAsync(string service, string instanceId, CancellationToken cancellationToken = default)
+    {
+        KeySchema.ValidateName(service, "service", nameof(service));
+        ArgumentException.ThrowIfNullOrEmpty(instanceId);
+        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        return await HeartbeatCoreAsync(service, instanceId, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<bool> HeartbeatCoreAsync(string service, string instanceId, CancellationToken cancellationToken)
+    {
+        if (await _backend.HeartbeatAsync(service, instanceId, _ttlMs, cancellationToken).ConfigureAwait(false))
+        {
+            return true;
+        }
+
+        if (!_local.TryGetValue((service, instanceId), out LocalRegistration? local))
+        {
+            return false;
+        }
+
+        // Swept (missed heartbeats) or lost (Redis restarted): register it again from the local copy.
+        await WriteRegistrationAsync(service, local.Instance, local.Json, string.Empty, cancellationToken).ConfigureAwait(false);
+        await _backend.TouchServiceAsync(service, cancellationToken).ConfigureAwait(false);
+        Log.Reregistered(_logger, service, instanceId);
+        return true;
+    }
+
+    public async ValueTask<bool> SetHealthAsync(string service, string instanceId, InstanceHealth health, CancellationToken cancellationToken = default)
+    {
+        KeySchema.ValidateName(service, "service", nameof(service));
+        ArgumentException.ThrowIfNullOrEmpty(instanceId);
+        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        for (int attempt = 0; attempt < MaxAttempts; attempt++)
+        {
+            string? current = await _backend.GetAsync(service, instanceId, cancellationToken).ConfigureAwait(false);
+            if (current is null)
+            {
+                return false;
+            }
+
+            ServiceInstance instance = InstanceCodec.Read(current, instanceId, out string? error)
+                ?? throw new ServiceDiscoveryException($"Instance '{instanceId}' of service '{service}' cannot be read ({error}); its health cannot be set.");
+            ServiceInstance updated = instance with { Health = health };
+            string json = InstanceCodec.Write(updated);
+            int status = await _backend.SetHealthAsync(service, instanceId, current, json, cancellationToken).ConfigureAwait(false);
+            if (status == 0)
+            {
+                return false;
+            }
+
+            if (status > 0)
+            {
+                if (_local.ContainsKey((service, instanceId)))
+                {
+                    _local[(service, instanceId)] = new LocalRegistration(updated, json);
+                }
+
+                return true;
+            }
+        }
+
+        throw new ServiceDiscoveryException($"Instance '{instanceId}' of service '{service}' kept changing; setting its health gave up after {MaxAttempts} attempts.");
+    }
+
+    // ---------------------------------------------------------------- resolver
+
+    public ValueTask<IReadOnlyList<ServiceInstance>> ResolveAsync(string service, InstanceFilter? filter = null, CancellationToken cancellationToken = default)
+    {
+        if (_start is { IsCompletedSuccessfully: true } && _cache.TryGetValue(service, out ServiceEntry? entry) && entry.Snapshot is { } snapshot)
+        {
+            return new ValueTask<IReadOnlyList<ServiceInstance>>(snapshot.Resolve(filter));
+        }
+
+        return ResolveSlowAsync(service, filter, cancellationToken);
+    }
+
+    private async ValueTask<IReadOnlyList<ServiceInstance>> ResolveSlowAsync(string service, InstanceFilter? filter, CancellationToken cancellationToken)
+    {
+        ServiceSnapshot snapshot = await GetSnapshotAsync(service, cancellationToken).ConfigureAwait(false);
+        return snapshot.Resolve(filter);
+    }
+
+    public ValueTask<InstanceLease> SelectAsync(string service, InstanceFilter? filter = null, CancellationToken cancellationToken = default)
+    {
+        if (_start is { IsCompletedSuccessfully: true } && _cache.TryGetValue(service, out ServiceEntry? entry) && entry.Snapshot is { } snapshot)
+        {
+            return new ValueTask<InstanceLease>(Pick(service, snapshot.Resolve(filter)));
+        }
+
+        return SelectSlowAsync(service, filter, cancellationToken);
+    }
+
+    private async ValueTask<InstanceLease> SelectSlowAsync(string service, InstanceFilter? filter, CancellationToken cancellationToken)
+    {
+        ServiceSnapshot snapshot = await GetSnapshotAsync(service, cancellationToken).ConfigureAwait(false);
+        return Pick(service, snapshot.Resolve(filter));
+    }
+
+    private InstanceLease Pick(string service, ServiceInstance[] instances)
+    {
+        if (instances.Length == 0)
+        {
+            throw new ServiceDiscoveryException($"Service '{service}' has no available instance.");
+        }
+
+        ILoadBalancer balancer = _balancers.TryGetValue(service, out ILoadBalancer? b) ? b : _balancers.GetOrAdd(service, CreateBalancer);
+        return balancer.Select(instances);
+    }
+
+    private ILoadBalancer CreateBalancer(string service) =>
+        _options.LoadBalancerFactory?.Invoke(service) ?? LoadBalancers.Create(_options.LoadBalancing);
+
+    public async IAsyncEnumerable<DiscoveryEvent> WatchAsync(string? service, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        if (service is not null)
+        {
+            KeySchema.ValidateName(service, "service", nameof(service));
+        }
+
+        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        var watcher = new Watcher(service);
+        _watchers.TryAdd(watcher, 0);
+        try
+        {
+            if (service is not null)
+            {
+                await GetSnapshotAsync(service, cancellationToken).ConfigureAwait(false);
+            }
+
+            while (await watcher.Events.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (watcher.Events.Reader.TryRead(out DiscoveryEvent? e))
+                {
+                    yield return e;
+                }
+            }
+        }
+        finally
+        {
+            _watchers.TryRemove(watcher, out _);
+        }
+    }
+
+    private async ValueTask<ServiceSnapshot> GetSnapshotAsync(string service, CancellationToken cancellationToken)
+    {
+        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        if (!_cache.TryGetValue(service, out ServiceEntry? entry))
+        {
+            KeySchema.ValidateName(service, "service", nameof(service));
+            entry = _cache.GetOrAdd(service, s => new ServiceEntry(s));
+        }
+
+        if (entry.Snapshot is { } ready)
+        {
+            return ready;
+        }
+
+        try
+        {
+            await ReloadAsync(entry, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException && entry.Snapshot is null)
+        {
+            throw new ServiceDiscoveryException($"Service '{service}' cannot be loaded from {_backend.Description}: {e.Message}", e);
+        }
+
+        return entry.Snapshot!;
+    }
+
+    // ---------------------------------------------------------------- cache maintenance
+
+    private async Task ReloadAsync(ServiceEntry entry, CancellationToken cancellationToken)
+    {
+        await entry.ReloadGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            LoadReply reply;
+            try
+            {
+                reply = await _backend.LoadAsync(entry.Service, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                if (!_outage)
+                {
+                    _outage = true;
+                    Log.Outage(_logger, entry.Service, _backend.Description, e.Message);
+                }
+
+                throw;
+            }
+
+            if (_outage)
+            {
+                _outage = false;
+                Log.Recovered(_logger, _backend.Description);
+            }
+
+            var instances = new List<ServiceInstance>(reply.Entries.Count);
+            foreach ((string id, string json) in reply.Entries)
+            {
+                ServiceInstance? instance = InstanceCodec.Read(json, id, out string? error);
+                if (instance is null)
+                {
+                    DiscoveryTelemetry.Malformed.Add(1, new KeyValuePair<string, object?>("lilith.discovery.service", entry.Service));
+                    Log.MalformedInstance(_logger, entry.Service, id, error!);
+                    continue;
+                }
+
+                instances.Add(instance);
+            }
+
+            instances.Sort(static (a, b) => string.CompareOrdinal(a.Id, b.Id));
+            var snapshot = new ServiceSnapshot(reply.Revision, [.. instances], _options.IncludeWarning);
+            List<DiscoveryEvent>? resync;
+            lock (entry)
+            {
+                resync = entry.Snapshot is { } old ? Diff(entry.Service, old, snapshot) : null;
+                entry.Snapshot = snapshot;
+            }
+
+            foreach (DiscoveryEvent e in resync ?? [])
+            {
+                Deliver(e);
+            }
+        }
+        finally
+        {
+            entry.ReloadGate.Release();
+        }
+    }
+
+    private List<DiscoveryEvent> Diff(string service, ServiceSnapshot old, ServiceSnapshot now)
+    {
+        var events = new List<DiscoveryEvent>();
+        DateTimeOffset at = _time.GetUtcNow();
+        Dictionary<string, ServiceInstance> before = old.All.ToDictionary(i => i.Id, StringComparer.Ordinal);
+        foreach (ServiceInstance instance in now.All)
+        {
+            if (!before.Remove(instance.Id, out ServiceInstance? previous))
+            {
+                events.Add(new DiscoveryEvent(DiscoveryEventKind.Registered, service, instance.Id, now.Revision, at, instance) { IsResync = true });
+            }
+            else if (previous.Health != instance.Health)
+            {
+                events.Add(new DiscoveryEvent(DiscoveryEventKind.HealthChanged, service, instance.Id, now.Revision, at, instance) { IsResync = true });
+            }
+            else if (InstanceCodec.Write(previous) != InstanceCodec.Write(instance))
+            {
+                events.Add(new DiscoveryEvent(DiscoveryEventKind.Registered, service, instance.Id, now.Revision, at, instance) { IsResync = true });
+            }
+        }
+
+        foreach (string gone in before.Keys)
+        {
+            events.Add(new DiscoveryEvent(DiscoveryEventKind.Deregistered, service, gone, now.Revision, at, null) { IsResync = true });
+        }
+
+        return events;
+    }
+
+    private void RequestReload(ServiceEntry entry)
+    {
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await ReloadAsync(entry, _stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !_stop.IsCancellationRequested)
+            {
+                Log.ReloadFailed(_logger, entry.Service, e.Message);
+            }
+            catch (OperationCanceledException)
+            {
+                // Disposed.
+            }
+        });
+    }
+
+    private async Task PumpEventsAsync(CancellationToken cancellationToken)
+    {
+        await foreach ((string service, string json) in _incoming.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            try
+            {
+                DiscoveryEvent? e = EventCodec.Read(json, out string? error);
+                if (e is null || e.Service != service)
+                {
+                    DiscoveryTelemetry.Malformed.Add(1, new KeyValuePair<string, object?>("lilith.discovery.service", service));
+                    Log.MalformedEvent(_logger, service, error ?? $"the event names service '{e?.Service}'");
+                    continue;
+                }
+
+                DiscoveryTelemetry.Events.Add(1, new KeyValuePair<string, object?>("lilith.discovery.event", EventCodec.TypeText(e.Kind)));
+                if (_cache.TryGetValue(service, out ServiceEntry? entry))
+                {
+                    Apply(entry, e);
+                }
+
+                Deliver(e);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Log.EventFailed(_logger, service, ex.Message);
+            }
+        }
+    }
+
+    private void Apply(ServiceEntry entry, DiscoveryEvent e)
+    {
+        lock (entry)
+        {
+            if (entry.Snapshot is not { } old)
+            {
+                return;
+            }
+
+            if (e.Revision != old.Revision + 1)
+            {
+                // A gap (missed events) or a revision that went back (Redis lost its data): reload in full.
+                RequestReload(entry);
+                return;
+            }
+
+            IEnumerable<ServiceInstance> rest = old.All.Where(i => i.Id != e.InstanceId);
+            ServiceInstance[] all = e.Kind is DiscoveryEventKind.Registered or DiscoveryEventKind.HealthChanged && e.Instance is not null
+                ? rest.Append(e.Instance).OrderBy(i => i.Id, StringComparer.Ordinal).ToArray()
+                : rest.ToArray();
+            entry.Snapshot = new ServiceSnapshot(e.Revision, all, _options.IncludeWarning);
+        }
+    }
+
+    private void Deliver(DiscoveryEvent e)
+    {
+        foreach (Watcher watcher in _watchers.Keys)
+        {
+            if (watcher.Service is null || watcher.Service == e.Service)
+            {
+                watcher.Events.Writer.TryWrite(e);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- loops
+
+    private ValueTask EnsureStartedAsync(CancellationToken cancellationToken)
+    {
+        Task? start = _start;
+        if (start is { IsCompletedSuccessfully: true })
+        {
+            return default;
+        }
+
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        lock (_gate)
+        {
+            if (_start is null || _start.IsFaulted || _start.IsCanceled)
+            {
+                _start = StartAsync();
+            }
+
+            start = _start;
+        }
+
+        return new ValueTask(start.WaitAsync(cancellationToken));
+    }
+
+    private async Task StartAsync()
+    {
+        await _backend.SubscribeAsync(
+            (service, json) => _incoming.Writer.TryWrite((service, json)),
+            OnReconnected,
+            _stop.Token).ConfigureAwait(false);
+        lock (_gate)
+        {
+            CancellationToken stop = _stop.Token;
+            _loops.Add(Task.Run(() => PumpEventsAsync(stop), stop));
+            _loops.Add(Task.Run(() => HeartbeatLoopAsync(stop), stop));
+            _loops.Add(Task.Run(() => EveryAsync(_options.SweepInterval, SweepAllAsync, "sweep", stop), stop));
+            _loops.Add(Task.Run(() => EveryAsync(_options.RefreshInterval, RefreshAllAsync, "refresh", stop), stop));
+        }
+    }
+
+    private void OnReconnected()
+    {
+        Log.Reconnected(_logger, _backend.Description);
+        CancellationToken stop = _stop.Token;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                // Renew (or re-register, when the server lost its data) our own instances first, then resync the cache;
+                // once more a heartbeat interval later, when the other clients have re-registered theirs.
+                foreach ((string service, string id) in _local.Keys)
+                {
+                    await HeartbeatCoreAsync(service, id, stop).ConfigureAwait(false);
+                }
+
+                await RefreshAllAsync(stop).ConfigureAwait(false);
+                await Task.Delay(_options.HeartbeatInterval ?? _options.Ttl / 3, _time, stop).ConfigureAwait(false);
+                await RefreshAllAsync(stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                // Disposed.
+            }
+            catch (Exception e)
+            {
+                Log.LoopFailed(_logger, "resync after reconnect", e.Message);
+            }
+        });
+    }
+
+    private async Task HeartbeatLoopAsync(CancellationToken cancellationToken)
+    {
+        TimeSpan interval = _options.HeartbeatInterval ?? _options.Ttl / 3;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(interval, _time, cancellationToken).ConfigureAwait(false);
+                foreach ((string service, string id) in _local.Keys)
+                {
+                    try
+                    {
+                        await HeartbeatCoreAsync(service, id, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        Log.HeartbeatFailed(_logger, service, id, e.Message);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task EveryAsync(TimeSpan interval, Func<CancellationToken, Task> work, string what, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(interval, _time, cancellationToken).ConfigureAwait(false);
+                await work(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                Log.LoopFailed(_logger, what, e.Message);
+            }
+        }
+    }
+
+    /// <summary>Removes expired instances of every known service (idempotent; any client may run it).</summary>
+    internal async Task SweepAllAsync(CancellationToken cancellationToken)
+    {
+        foreach (string service in await _backend.ServicesAsync(cancellationToken).ConfigureAwait(false))
+        {
+            foreach ((string id, string json) in await _backend.ExpiredAsync(service, SweepBatch, cancellationToken).ConfigureAwait(false))
+            {
+                int removed = await _backend.RemoveAsync(service, id, json, IndexOf(json), expired: true, cancellationToken).ConfigureAwait(false);
+                if (removed == 1)
+                {
+                    Log.Swept(_logger, service, id);
+                }
+            }
+        }
+    }
+
+    private async Task RefreshAllAsync(CancellationToken cancellationToken)
+    {
+        foreach (ServiceEntry entry in _cache.Values)
+        {
+            await ReloadAsync(entry, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private static IReadOnlyList<(string, string)> IndexOf(string json) =>
+        json.Length == 0 || InstanceCodec.Read(json, null, out _) is not { } instance ? [] : InstanceCodec.IndexEntries(instance).ToList();
+
+    private static void Validate(ServiceInstance instance)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        KeySchema.ValidateName(instance.Id, "instance", nameof(instance));
+        if (string.IsNullOrWhiteSpace(instance.Host))
+        {
+            throw new ArgumentException($"Instance '{instance.Id}': Host must not be empty.", nameof(instance));
+        }
+
+        if (instance.Port is < 1 or > 65535)
+        {
+            throw new ArgumentException($"Instance '{instance.Id}': Port {instance.Port} is not between 1 and 65535.", nameof(instance));
+        }
+
+        if (instance.Weight < 0)
+        {
+            throw new ArgumentException($"Instance '{instance.Id}': Weight {instance.Weight} is negative.", nameof(instance));
+        }
+    }
+
+    // Containers disposed synchronously (using ServiceProvider) still stop the loops.
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        _incoming.Writer.TryComplete();
+        Task[] loops;
+        lock (_gate)
+        {
+            loops = [.. _loops];
+        }
+
+        try
+        {
+            await Task.WhenAll(loops).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+
+        foreach (Watcher watcher in _watchers.Keys)
+        {
+            watcher.Events.Writer.TryComplete();
+        }
+
+        await _backend.DisposeAsync().ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    private sealed record LocalRegistration(ServiceInstance Instance, string Json);
+
+    private sealed class ServiceEntry(string service)
+    {
+        public string Service { get; } = service;
+
+        public SemaphoreSlim ReloadGate { get; } = new(1, 1);
+
+        public volatile ServiceSnapshot? Snapshot;
+    }
+
+    private sealed class Watcher(string? service)
+    {
+        public string? Service { get; } = service;
+
+        public Channel<DiscoveryEvent> Events { get; } = Channel.CreateUnbounded<DiscoveryEvent>(new() { SingleReader = true });
+    }
+}

@@ -1,0 +1,48 @@
+namespace Lilith.ServiceDiscovery.Internal;
+
+/// <summary>What a full load of one service returned: its revision and its live (unexpired) entries, raw.</summary>
+internal sealed record LoadReply(long Revision, IReadOnlyList<KeyValuePair<string, string>> Entries);
+
+/// <summary>
+/// The storage operations of the schema, on raw payload strings, so the Redis and in-memory backends share every
+/// rule above them (compare-and-set, parsing, caching). Each operation is one script on Redis.
+/// </summary>
+internal interface IDiscoveryBackend : IAsyncDisposable
+{
+    /// <summary>Where the data lives, for logs.</summary>
+    string Description { get; }
+
+    /// <summary>Register: -1 when the stored JSON is not <paramref name="expectedJson"/> (then <c>Current</c> holds it), 0 when unchanged (TTL renewed), 1 when written.</summary>
+    Task<(int Status, string? Current)> RegisterAsync(string service, string id, string expectedJson, string newJson,
+        IReadOnlyList<(string Dimension, string Value)> oldIndex, IReadOnlyList<(string Dimension, string Value)> newIndex, long ttlMs, CancellationToken cancellationToken);
+
+    /// <summary>Renews the TTL; false when the instance is not registered.</summary>
+    Task<bool> HeartbeatAsync(string service, string id, long ttlMs, CancellationToken cancellationToken);
+
+    /// <summary>Removes: -1 when the stored JSON is not <paramref name="expectedJson"/>, 0 when gone (or renewed, for expiry), 1 when removed.</summary>
+    Task<int> RemoveAsync(string service, string id, string expectedJson, IReadOnlyList<(string Dimension, string Value)> index, bool expired, CancellationToken cancellationToken);
+
+    /// <summary>Replaces the JSON for a health change: -1 on mismatch, 0 when not registered, 1 when written, 2 when unchanged.</summary>
+    Task<int> SetHealthAsync(string service, string id, string expectedJson, string newJson, CancellationToken cancellationToken);
+
+    /// <summary>The stored JSON of one instance, or null.</summary>
+    Task<string?> GetAsync(string service, string id, CancellationToken cancellationToken);
+
+    /// <summary>Revision and live entries of a service.</summary>
+    Task<LoadReply> LoadAsync(string service, CancellationToken cancellationToken);
+
+    /// <summary>Up to <paramref name="limit"/> expired entries (id, JSON or empty when only the expiry entry exists).</summary>
+    Task<IReadOnlyList<KeyValuePair<string, string>>> ExpiredAsync(string service, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Known service names.</summary>
+    Task<IReadOnlyList<string>> ServicesAsync(CancellationToken cancellationToken);
+
+    /// <summary>Records the service in the services index (untagged key, its own command).</summary>
+    Task TouchServiceAsync(string service, CancellationToken cancellationToken);
+
+    /// <summary>Starts delivering raw event payloads (service, JSON) and reconnect notices.</summary>
+    Task SubscribeAsync(Action<string, string> onEvent, Action onReconnected, CancellationToken cancellationToken);
+
+    /// <summary>False while the backend is known to be unreachable.</summary>
+    bool IsReachable { get; }
+}

@@ -1,0 +1,238 @@
+using System.Collections.Concurrent;
+
+namespace Lilith.ServiceDiscovery.Internal;
+
+/// <summary>
+/// The schema's data model in process memory, shared by every client of the process with the same key prefix
+/// (as clients of one Redis share it). Same payload strings, same compare-and-set rules, same events.
+/// </summary>
+internal sealed class InMemoryDiscoveryBackend(string prefix, TimeProvider time) : IDiscoveryBackend
+{
+    private static readonly ConcurrentDictionary<string, Store> Stores = new(StringComparer.Ordinal);
+    private readonly Store _store = Stores.GetOrAdd(prefix, _ => new Store());
+    private Action<string, string>? _onEvent;
+
+    public string Description => $"in-memory (prefix '{prefix}')";
+
+    public bool IsReachable => true;
+
+    private long Now => time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>Writes a raw entry as another writer would (tests of malformed data).</summary>
+    internal static void WriteRaw(string prefix, string service, string id, string json, long expiresAtMs)
+    {
+        Store store = Stores.GetOrAdd(prefix, _ => new Store());
+        lock (store)
+        {
+            Service s = store.Get(service);
+            s.Instances[id] = json;
+            s.Expiry[id] = expiresAtMs;
+        }
+    }
+
+    public Task<(int Status, string? Current)> RegisterAsync(string service, string id, string expectedJson, string newJson,
+        IReadOnlyList<(string Dimension, string Value)> oldIndex, IReadOnlyList<(string Dimension, string Value)> newIndex, long ttlMs, CancellationToken cancellationToken)
+    {
+        string? publish;
+        lock (_store)
+        {
+            Service s = _store.Get(service);
+            string current = s.Instances.GetValueOrDefault(id) ?? string.Empty;
+            if (current != expectedJson)
+            {
+                return Task.FromResult((-1, (string?)current));
+            }
+
+            long now = Now;
+            s.Expiry[id] = now + ttlMs;
+            if (current == newJson)
+            {
+                return Task.FromResult((0, (string?)null));
+            }
+
+            s.Instances[id] = newJson;
+            publish = EventCodec.Write(DiscoveryEventKind.Registered, service, id, ++s.Revision, now, newJson);
+        }
+
+        _store.Publish(service, publish);
+        return Task.FromResult((1, (string?)null));
+    }
+
+    public Task<bool> HeartbeatAsync(string service, string id, long ttlMs, CancellationToken cancellationToken)
+    {
+        lock (_store)
+        {
+            Service s = _store.Get(service);
+            if (!s.Instances.ContainsKey(id))
+            {
+                return Task.FromResult(false);
+            }
+
+            s.Expiry[id] = Now + ttlMs;
+            return Task.FromResult(true);
+        }
+    }
+
+    public Task<int> RemoveAsync(string service, string id, string expectedJson, IReadOnlyList<(string Dimension, string Value)> index, bool expired, CancellationToken cancellationToken)
+    {
+        string publish;
+        lock (_store)
+        {
+            Service s = _store.Get(service);
+            if (!s.Instances.TryGetValue(id, out string? current))
+            {
+                s.Expiry.Remove(id);
+                return Task.FromResult(0);
+            }
+
+            if (current != expectedJson)
+            {
+                return Task.FromResult(-1);
+            }
+
+            long now = Now;
+            if (expired && s.Expiry.TryGetValue(id, out long expiry) && expiry > now)
+            {
+                return Task.FromResult(0);
+            }
+
+            s.Instances.Remove(id);
+            s.Expiry.Remove(id);
+            publish = EventCodec.Write(expired ? DiscoveryEventKind.Expired : DiscoveryEventKind.Deregistered, service, id, ++s.Revision, now, null);
+        }
+
+        _store.Publish(service, publish);
+        return Task.FromResult(1);
+    }
+
+    public Task<int> SetHealthAsync(string service, string id, string expectedJson, string newJson, CancellationToken cancellationToken)
+    {
+        string publish;
+        lock (_store)
+        {
+            Service s = _store.Get(service);
+            if (!s.Instances.TryGetValue(id, out string? current))
+            {
+                return Task.FromResult(0);
+            }
+
+            if (current != expectedJson)
+            {
+                return Task.FromResult(-1);
+            }
+
+            if (current == newJson)
+            {
+                return Task.FromResult(2);
+            }
+
+            s.Instances[id] = newJson;
+            publish = EventCodec.Write(DiscoveryEventKind.HealthChanged, service, id, ++s.Revision, Now, newJson);
+        }
+
+        _store.Publish(service, publish);
+        return Task.FromResult(1);
+    }
+
+    public Task<string?> GetAsync(string service, string id, CancellationToken cancellationToken)
+    {
+        lock (_store)
+        {
+            return Task.FromResult(_store.Get(service).Instances.GetValueOrDefault(id));
+        }
+    }
+
+    public Task<LoadReply> LoadAsync(string service, CancellationToken cancellationToken)
+    {
+        lock (_store)
+        {
+            Service s = _store.Get(service);
+            long now = Now;
+            var entries = s.Expiry.Where(e => e.Value > now && s.Instances.ContainsKey(e.Key))
+                .OrderBy(e => e.Value).ThenBy(e => e.Key, StringComparer.Ordinal)
+                .Select(e => new KeyValuePair<string, string>(e.Key, s.Instances[e.Key])).ToList();
+            return Task.FromResult(new LoadReply(s.Revision, entries));
+        }
+    }
+
+    public Task<IReadOnlyList<KeyValuePair<string, string>>> ExpiredAsync(string service, int limit, CancellationToken cancellationToken)
+    {
+        lock (_store)
+        {
+            Service s = _store.Get(service);
+            long now = Now;
+            IReadOnlyList<KeyValuePair<string, string>> list = s.Expiry.Where(e => e.Value <= now).Take(limit)
+                .Select(e => new KeyValuePair<string, string>(e.Key, s.Instances.GetValueOrDefault(e.Key) ?? string.Empty)).ToList();
+            return Task.FromResult(list);
+        }
+    }
+
+    public Task<IReadOnlyList<string>> ServicesAsync(CancellationToken cancellationToken)
+    {
+        lock (_store)
+        {
+            return Task.FromResult<IReadOnlyList<string>>(_store.Services.Keys.ToList());
+        }
+    }
+
+    public Task TouchServiceAsync(string service, CancellationToken cancellationToken)
+    {
+        lock (_store)
+        {
+            _store.Get(service);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task SubscribeAsync(Action<string, string> onEvent, Action onReconnected, CancellationToken cancellationToken)
+    {
+        _onEvent = onEvent;
+        _store.Subscribers.TryAdd(onEvent, 0);
+        return Task.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        if (_onEvent is not null)
+        {
+            _store.Subscribers.TryRemove(_onEvent, out _);
+        }
+
+        return default;
+    }
+
+    private sealed class Service
+    {
+        public Dictionary<string, string> Instances { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, long> Expiry { get; } = new(StringComparer.Ordinal);
+
+        public long Revision { get; set; }
+    }
+
+    private sealed class Store
+    {
+        public Dictionary<string, Service> Services { get; } = new(StringComparer.Ordinal);
+
+        public ConcurrentDictionary<Action<string, string>, byte> Subscribers { get; } = new();
+
+        public Service Get(string service)
+        {
+            if (!Services.TryGetValue(service, out Service? s))
+            {
+                Services[service] = s = new Service();
+            }
+
+            return s;
+        }
+
+        public void Publish(string service, string json)
+        {
+            foreach (Action<string, string> subscriber in Subscribers.Keys)
+            {
+                subscriber(service, json);
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+using System.Globalization;
+using Lilith.Common;
+using StackExchange.Redis;
+
+namespace Lilith.ServiceDiscovery.Internal;
+
+/// <summary>The schema on Redis: every write one script on the service's hash-tagged keys.</summary>
+internal sealed class RedisDiscoveryBackend(RedisConnectionSource connection, string prefix) : IDiscoveryBackend
+{
+    private readonly DiscoveryKeys _keys = new(prefix);
+    private IConnectionMultiplexer? _subscribed;
+    private EventHandler<ConnectionFailedEventArgs>? _restored;
+    private Action<RedisChannel, RedisValue>? _handler;
+
+    public string Description => connection.Description;
+
+    public bool IsReachable => _subscribed?.IsConnected ?? true;
+
+    private async ValueTask<IDatabase> DbAsync(CancellationToken cancellationToken) =>
+        (await connection.GetAsync(cancellationToken).ConfigureAwait(false)).GetDatabase();
+
+    public async Task<(int Status, string? Current)> RegisterAsync(string service, string id, string expectedJson, string newJson,
+        IReadOnlyList<(string Dimension, string Value)> oldIndex, IReadOnlyList<(string Dimension, string Value)> newIndex, long ttlMs, CancellationToken cancellationToken)
+    {
+        var keys = new RedisKey[3 + oldIndex.Count + newIndex.Count];
+        keys[0] = _keys.Instances(service);
+        keys[1] = _keys.Expiry(service);
+        keys[2] = _keys.Revision(service);
+        int k = 3;
+        foreach ((string d, string v) in oldIndex)
+        {
+            keys[k++] = _keys.Index(service, d, v);
+        }
+
+        foreach ((string d, string v) in newIndex)
+        {
+            keys[k++] = _keys.Index(service, d, v);
+        }
+
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        RedisResult result = await db.ScriptEvaluateAsync(DiscoveryScripts.Register, keys,
+        [
+            id, expectedJson, newJson, ttlMs, oldIndex.Count, _keys.EventsChannel(service),
+            EventCodec.JsonString(service), EventCodec.JsonString(id),
+        ]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        RedisResult[] reply = (RedisResult[])result!;
+        int status = (int)reply[0];
+        return (status, status == -1 ? (string?)reply[1] : null);
+    }
+
+    public async Task<bool> HeartbeatAsync(string service, string id, long ttlMs, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        RedisResult result = await db.ScriptEvaluateAsync(DiscoveryScripts.Heartbeat,
+            [_keys.Instances(service), _keys.Expiry(service)], [id, ttlMs]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return (int)result == 1;
+    }
+
+    public async Task<int> RemoveAsync(string service, string id, string expectedJson, IReadOnlyList<(string Dimension, string Value)> index, bool expired, CancellationToken cancellationToken)
+    {
+        var keys = new RedisKey[3 + index.Count];
+        keys[0] = _keys.Instances(service);
+        keys[1] = _keys.Expiry(service);
+        keys[2] = _keys.Revision(service);
+        for (int i = 0; i < index.Count; i++)
+        {
+            keys[3 + i] = _keys.Index(service, index[i].Dimension, index[i].Value);
+        }
+
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        RedisResult result = await db.ScriptEvaluateAsync(DiscoveryScripts.Remove, keys,
+        [
+            id, expectedJson, expired ? "expired" : "deregistered", _keys.EventsChannel(service),
+            EventCodec.JsonString(service), EventCodec.JsonString(id),
+        ]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return (int)result;
+    }
+
+    public async Task<int> SetHealthAsync(string service, string id, string expectedJson, string newJson, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        RedisResult result = await db.ScriptEvaluateAsync(DiscoveryScripts.SetHealth,
+            [_keys.Instances(service), _keys.Revision(service)],
+            [id, expectedJson, newJson, _keys.EventsChannel(service), EventCodec.JsonString(service), EventCodec.JsonString(id)])
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        return (int)result;
+    }
+
+    public async Task<string?> GetAsync(string service, string id, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        return await db.HashGetAsync(_keys.Instances(service), id).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<LoadReply> LoadAsync(string service, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        RedisResult result = await db.ScriptEvaluateAsync(DiscoveryScripts.Load,
+            [_keys.Instances(service), _keys.Expiry(service), _keys.Revision(service)]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        RedisResult[] reply = (RedisResult[])result!;
+        long revision = long.TryParse((string?)reply[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out long r) ? r : 0;
+        return new LoadReply(revision, Pairs((RedisResult[])reply[1]!));
+    }
+
+    public async Task<IReadOnlyList<KeyValuePair<string, string>>> ExpiredAsync(string service, int limit, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        RedisResult result = await db.ScriptEvaluateAsync(DiscoveryScripts.Expired,
+            [_keys.Instances(service), _keys.Expiry(service)], [limit]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return Pairs((RedisResult[])result!);
+    }
+
+    public async Task<IReadOnlyList<string>> ServicesAsync(CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        RedisValue[] names = await db.SortedSetRangeByRankAsync(_keys.Services(), 0, 9999).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return names.Select(n => (string)n!).ToList();
+    }
+
+    public async Task TouchServiceAsync(string service, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        await db.ScriptEvaluateAsync(DiscoveryScripts.TouchService, [_keys.Services()], [service]).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task SubscribeAsync(Action<string, string> onEvent, Action onReconnected, CancellationToken cancellationToken)
+    {
+        IConnectionMultiplexer mux = await connection.GetAsync(cancellationToken).ConfigureAwait(false);
+        string head = KeySchema.Tagged(prefix, DiscoveryKeys.Concern, string.Empty)[..^1];
+        const string Tail = "}:events";
+        _restored = (_, _) => onReconnected();
+        mux.ConnectionRestored += _restored;
+        _subscribed = mux;
+        _handler = (channel, message) =>
+        {
+            string name = channel.ToString();
+            if (name.Length > head.Length + Tail.Length && !message.IsNull)
+            {
+                onEvent(name[head.Length..^Tail.Length], message!);
+            }
+        };
+        await mux.GetSubscriber().SubscribeAsync(RedisChannel.Pattern(head + "*" + Tail), _handler).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static List<KeyValuePair<string, string>> Pairs(RedisResult[] flat)
+    {
+        var list = new List<KeyValuePair<string, string>>(flat.Length / 2);
+        for (int i = 0; i + 1 < flat.Length; i += 2)
+        {
+            list.Add(new((string)flat[i]!, (string?)flat[i + 1] ?? string.Empty));
+        }
+
+        return list;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_subscribed is { } mux)
+        {
+            if (_restored is not null)
+            {
+                mux.ConnectionRestored -= _restored;
+            }
+
+            try
+            {
+                string head = KeySchema.Tagged(prefix, DiscoveryKeys.Concern, string.Empty)[..^1];
+                await mux.GetSubscriber().UnsubscribeAsync(RedisChannel.Pattern(head + "*}:events"), _handler)
+                    .WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                // Shutting down while Redis is away: nothing to unsubscribe from.
+            }
+        }
+
+        await connection.DisposeAsync().ConfigureAwait(false);
+    }
+}
