@@ -7,11 +7,9 @@ namespace Lilith.ServiceAddresses.Internal;
 /// <summary>An endpoint as the file gives it.</summary>
 internal sealed record EndpointSpec(string Scheme, int Port, string Path, int Line = 0, int Column = 0);
 
-/// <summary>A service as the file gives it (before environment overrides).</summary>
-internal sealed class ServiceSpec(string name, string path)
+/// <summary>The endpoint values a service entry and an override entry both carry, with where they are in the file.</summary>
+internal abstract class EndpointValuesSpec(string path)
 {
-    public string Name { get; } = name;
-
     public string Path { get; } = path;
 
     public string? Host { get; set; }
@@ -24,6 +22,12 @@ internal sealed class ServiceSpec(string name, string path)
 
     /// <summary>Where the port value is in the file (0 when not given).</summary>
     public (int Line, int Column) PortAt { get; set; }
+}
+
+/// <summary>A service as the file gives it (before environment overrides).</summary>
+internal sealed class ServiceSpec(string name, string path) : EndpointValuesSpec(path)
+{
+    public string Name { get; } = name;
 
     public List<(string Name, string Path, int Line, int Column)> Dependencies { get; } = [];
 
@@ -31,22 +35,9 @@ internal sealed class ServiceSpec(string name, string path)
 }
 
 /// <summary>What one environment (or the configuration) changes for one service.</summary>
-internal sealed class OverrideSpec(string service, string path)
+internal sealed class OverrideSpec(string service, string path) : EndpointValuesSpec(path)
 {
     public string Service { get; } = service;
-
-    public string Path { get; } = path;
-
-    public string? Host { get; set; }
-
-    public int? Port { get; set; }
-
-    public string? Scheme { get; set; }
-
-    public List<EndpointSpec> Endpoints { get; } = [];
-
-    /// <summary>Where the port value is in the file (0 when not given).</summary>
-    public (int Line, int Column) PortAt { get; set; }
 }
 
 /// <summary>
