@@ -89,13 +89,7 @@ internal sealed partial class RegistryDocument
                     string memberPath = $"{servicePath}.{member.Key}";
                     switch (member.Key)
                     {
-                        case "host": spec.Host = ReadHost(member.Value, memberPath); break;
-                        case "port":
-                            spec.Port = ReadPort(member.Value, memberPath);
-                            spec.PortAt = (member.Value.Line, member.Value.Column);
-                            break;
-                        case "scheme": spec.Scheme = ReadScheme(member.Value, memberPath); break;
-                        case "endpoints": ReadEndpoints(member.Value, memberPath, spec.Endpoints); break;
+                        case "host" or "port" or "scheme" or "endpoints": ReadEndpointValue(spec, member, memberPath); break;
                         default: Add(memberPath, "unknown member (an override has host, port, scheme, endpoints)", member); break;
                     }
                 }
@@ -183,13 +177,7 @@ internal sealed partial class RegistryDocument
                 string memberPath = $"{path}.{member.Key}";
                 switch (member.Key)
                 {
-                    case "host": spec.Host = ReadHost(member.Value, memberPath); break;
-                    case "port":
-                        spec.Port = ReadPort(member.Value, memberPath);
-                        spec.PortAt = (member.Value.Line, member.Value.Column);
-                        break;
-                    case "scheme": spec.Scheme = ReadScheme(member.Value, memberPath); break;
-                    case "endpoints": ReadEndpoints(member.Value, memberPath, spec.Endpoints); break;
+                    case "host" or "port" or "scheme" or "endpoints": ReadEndpointValue(spec, member, memberPath); break;
                     case "dependencies":
                         foreach ((string? text, string itemPath, RawNode item) in ReadStrings(member.Value, memberPath))
                         {
@@ -268,6 +256,21 @@ internal sealed partial class RegistryDocument
             {
                 into.Add(new EndpointSpec(entry.Key, port, endpointPath, entry.Value.Line, entry.Value.Column));
             }
+        }
+    }
+
+    /// <summary>Reads one of the endpoint members a service entry and an override share (host, port, scheme, endpoints).</summary>
+    private void ReadEndpointValue(EndpointValuesSpec spec, RawEntry member, string memberPath)
+    {
+        switch (member.Key)
+        {
+            case "host": spec.Host = ReadHost(member.Value, memberPath); break;
+            case "port":
+                spec.Port = ReadPort(member.Value, memberPath);
+                spec.PortAt = (member.Value.Line, member.Value.Column);
+                break;
+            case "scheme": spec.Scheme = ReadScheme(member.Value, memberPath); break;
+            default: ReadEndpoints(member.Value, memberPath, spec.Endpoints); break;
         }
     }
 
