@@ -20,32 +20,15 @@ internal static partial class KeySchema
 
     /// <summary>Checks a key prefix and returns it; the message names the option and the bad value.</summary>
     /// <exception cref="ArgumentException">The prefix breaks the schema's prefix rule.</exception>
-    public static string ValidatePrefix(string? prefix, string optionName = "KeyPrefix")
-    {
-        if (prefix is null || !PrefixRule().IsMatch(prefix))
-        {
-            throw new ArgumentException(
-                $"{optionName}: '{prefix}' is not a valid key prefix. A prefix is 1 to 64 characters of " +
-                "letters, digits, '.', '_', '-' or ':', starting and ending with a letter or digit.",
-                optionName);
-        }
+    public static string ValidatePrefix(string? prefix, string optionName = "KeyPrefix") =>
+        DescribePrefixError(prefix, optionName) is { } error ? throw new ArgumentException(error, optionName) : prefix!;
 
-        return prefix;
-    }
-
-    /// <summary>Returns null when <paramref name="prefix"/> is valid, else the reason it is not.</summary>
-    public static string? DescribePrefixError(string? prefix, string optionName = "KeyPrefix")
-    {
-        try
-        {
-            ValidatePrefix(prefix, optionName);
-            return null;
-        }
-        catch (ArgumentException e)
-        {
-            return e.Message;
-        }
-    }
+    /// <summary>Returns null when <paramref name="prefix"/> is valid, else the reason it is not, naming the option and the value.</summary>
+    public static string? DescribePrefixError(string? prefix, string optionName = "KeyPrefix") =>
+        prefix is not null && PrefixRule().IsMatch(prefix)
+            ? null
+            : $"{optionName}: '{prefix}' is not a valid key prefix. A prefix is 1 to 64 characters of " +
+              "letters, digits, '.', '_', '-' or ':', starting and ending with a letter or digit.";
 
     /// <summary>
     /// Checks a name that becomes a hash tag (lock, service, breaker, stream, environment) and returns it.
