@@ -19,8 +19,9 @@ public interface IServiceAddressStore
     /// <summary>
     /// Claims <paramref name="host"/>:<paramref name="port"/> in <paramref name="environment"/> for
     /// <paramref name="service"/>, atomically across every process that uses the same store: null when someone
-    /// else holds it. The claim lasts <see cref="ServiceAddressesOptions.ClaimTtl"/>; renew it with
-    /// <see cref="IPortClaim.RenewAsync"/> and release it by disposing.
+    /// else holds it. The claim lasts <see cref="ServiceAddressesOptions.ClaimTtl"/> and renews itself until disposed
+    /// (<see cref="ServiceAddressesOptions.AutoRenewClaims"/>); <see cref="IPortClaim.Lost"/> fires if it is lost anyway.
+    /// Dispose it to release it.
     /// </summary>
     ValueTask<IPortClaim?> TryClaimPortAsync(string environment, string host, int port, string service, CancellationToken cancellationToken = default);
 }
@@ -41,8 +42,15 @@ public interface IPortClaim : IAsyncDisposable
     string Service { get; }
 
     /// <summary>
-    /// Extends the claim by the claim TTL from now; false when it was lost (expired, taken by someone else).
-    /// A lost claim is never re-created by renewing.
+    /// Fires when the claim is lost while held: a renewal found it expired or taken by someone else, or (with
+    /// automatic renewal) the store stayed unreachable for a whole TTL. It does not fire when the claim is disposed.
+    /// </summary>
+    CancellationToken Lost { get; }
+
+    /// <summary>
+    /// Extends the claim by the claim TTL from now; false when it was lost (expired, taken by someone else), which also
+    /// fires <see cref="Lost"/>. A lost claim is never re-created by renewing. Claims renew themselves unless
+    /// <see cref="ServiceAddressesOptions.AutoRenewClaims"/> is off.
     /// </summary>
     ValueTask<bool> RenewAsync(CancellationToken cancellationToken = default);
 }

@@ -46,6 +46,12 @@ public sealed class ServiceAddressesOptions
     /// <summary>How long a port claim lasts unless renewed (default 30 s).</summary>
     public TimeSpan ClaimTtl { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Whether a port claim renews itself every third of <see cref="ClaimTtl"/> until it is disposed (default true).
+    /// When a renewal finds the claim gone, or Redis stays unreachable for a whole TTL, <see cref="IPortClaim.Lost"/> fires.
+    /// </summary>
+    public bool AutoRenewClaims { get; set; } = true;
+
     /// <summary>A configuration section holding the registry itself (members services, environments), instead of a file.</summary>
     internal IConfiguration? RegistrySection { get; set; }
 

@@ -85,13 +85,12 @@ public static class ServiceAddressesServiceCollectionExtensions
         services.TryAddSingleton<IServiceAddressStore>(sp =>
         {
             ServiceAddressesOptions options = sp.GetRequiredService<IOptions<ServiceAddressesOptions>>().Value;
+            var claims = new ClaimPolicy(options.ClaimTtl, options.AutoRenewClaims, sp.GetRequiredService<TimeProvider>());
+            ILogger logger = sp.GetService<ILoggerFactory>()?.CreateLogger("Lilith.ServiceAddresses") ?? NullLogger.Instance;
             return options.Backend == ServiceAddressesBackend.Redis
                 ? new RedisServiceAddressStore(
-                    RedisConnectionSource.Resolve(sp, options.ConnectionString, ServiceAddressesTelemetry.Name),
-                    options.KeyPrefix,
-                    options.ClaimTtl,
-                    sp.GetService<ILoggerFactory>()?.CreateLogger("Lilith.ServiceAddresses") ?? NullLogger.Instance)
-                : new InMemoryServiceAddressStore(sp.GetRequiredService<TimeProvider>(), options.ClaimTtl);
+                    RedisConnectionSource.Resolve(sp, options.ConnectionString, ServiceAddressesTelemetry.Name), options.KeyPrefix, claims, logger)
+                : new InMemoryServiceAddressStore(claims, logger);
         });
         return services;
     }

@@ -1,10 +1,13 @@
+using Microsoft.Extensions.Logging;
+
 namespace Lilith.ServiceAddresses.Internal;
 
 /// <summary>The single-process store: the same contract as Redis, with expiry on the injected clock.</summary>
-internal sealed class InMemoryServiceAddressStore(TimeProvider time, TimeSpan claimTtl) : IServiceAddressStore
+internal sealed class InMemoryServiceAddressStore(ClaimPolicy claims, ILogger logger) : IServiceAddressStore
 {
-    private readonly TimeProvider _time = time;
-    private readonly TimeSpan _claimTtl = claimTtl;
+    private readonly TimeProvider _time = claims.Time;
+    private readonly TimeSpan _claimTtl = claims.Ttl;
+    private readonly ILogger _logger = logger;
     private readonly object _gate = new();
     private readonly Dictionary<string, (long Revision, string Json)> _registries = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Environment, string Host, int Port), (string Token, DateTimeOffset Expires)> _claims = [];
@@ -55,20 +58,15 @@ internal sealed class InMemoryServiceAddressStore(TimeProvider time, TimeSpan cl
             _claims[key] = (token, _time.GetUtcNow() + _claimTtl);
         }
 
-        return new ValueTask<IPortClaim?>(new Claim(this, key, service, token));
+        return new ValueTask<IPortClaim?>(new Claim(this, key, service, token).Start(claims));
     }
 
-    private sealed class Claim(InMemoryServiceAddressStore store, (string Environment, string Host, int Port) key, string service, string token) : IPortClaim
+    private sealed class Claim(InMemoryServiceAddressStore store, (string Environment, string Host, int Port) key, string service, string token)
+        : PortClaim(key.Environment, key.Host, key.Port, service, store._logger)
     {
-        public string Environment => key.Environment;
+        protected override string Describe => $"{key.Environment}/{key.Host}:{key.Port}";
 
-        public string Host => key.Host;
-
-        public int Port => key.Port;
-
-        public string Service => service;
-
-        public ValueTask<bool> RenewAsync(CancellationToken cancellationToken = default)
+        protected override ValueTask<bool> RenewCoreAsync(CancellationToken cancellationToken)
         {
             cancellationToken.ThrowIfCancellationRequested();
             lock (store._gate)
@@ -84,7 +82,7 @@ internal sealed class InMemoryServiceAddressStore(TimeProvider time, TimeSpan cl
             }
         }
 
-        public ValueTask DisposeAsync()
+        protected override ValueTask ReleaseCoreAsync()
         {
             lock (store._gate)
             {

@@ -6,7 +6,7 @@ using StackExchange.Redis;
 namespace Lilith.ServiceAddresses.Internal;
 
 /// <summary>The Redis store: registries and claims under the schema's keys (schema/service-addresses.md).</summary>
-internal sealed partial class RedisServiceAddressStore(RedisConnectionSource connection, string prefix, TimeSpan claimTtl, ILogger logger)
+internal sealed partial class RedisServiceAddressStore(RedisConnectionSource connection, string prefix, ClaimPolicy claims, ILogger logger)
     : IServiceAddressStore, IAsyncDisposable
 {
     /// <summary>KEYS[1] registry, KEYS[2] revision; ARGV[1] registry JSON, ARGV[2] changed channel. Returns the new revision.</summary>
@@ -39,7 +39,7 @@ internal sealed partial class RedisServiceAddressStore(RedisConnectionSource con
         """;
 
     private readonly RedisConnectionSource _connection = connection;
-    private readonly TimeSpan _claimTtl = claimTtl;
+    private readonly ClaimPolicy _claims = claims;
     private readonly ILogger _logger = logger;
     private readonly AddressKeys _keys = new(KeySchema.ValidatePrefix(prefix));
 
@@ -90,46 +90,27 @@ internal sealed partial class RedisServiceAddressStore(RedisConnectionSource con
         string key = _keys.Claim(environment, host, port);
         string value = new ClaimPayload { Service = service, Owner = ClaimArguments.NewToken() }.ToJson();
         IDatabase db = (await _connection.GetAsync(cancellationToken).ConfigureAwait(false)).GetDatabase();
-        bool claimed = await db.StringSetAsync(key, value, _claimTtl, When.NotExists).WaitAsync(cancellationToken).ConfigureAwait(false);
+        bool claimed = await db.StringSetAsync(key, value, _claims.Ttl, When.NotExists).WaitAsync(cancellationToken).ConfigureAwait(false);
         ServiceAddressesTelemetry.Claims.Add(1, new KeyValuePair<string, object?>("result", claimed ? "claimed" : "taken"));
-        return claimed ? new Claim(this, environment, host, port, service, key, value) : null;
+        return claimed ? new Claim(this, environment, host, port, service, key, value).Start(_claims) : null;
     }
 
     public ValueTask DisposeAsync() => _connection.DisposeAsync();
 
     private sealed class Claim(RedisServiceAddressStore store, string environment, string host, int port, string service, string key, string value)
-        : IPortClaim
+        : PortClaim(environment, host, port, service, store._logger)
     {
-        private int _disposed;
+        protected override string Describe => key;
 
-        public string Environment => environment;
-
-        public string Host => host;
-
-        public int Port => port;
-
-        public string Service => service;
-
-        public async ValueTask<bool> RenewAsync(CancellationToken cancellationToken = default)
+        protected override async ValueTask<bool> RenewCoreAsync(CancellationToken cancellationToken)
         {
             IDatabase db = (await store._connection.GetAsync(cancellationToken).ConfigureAwait(false)).GetDatabase();
-            long renewed = (long)await db.ScriptEvaluateAsync(RenewScript, [key], [value, (long)store._claimTtl.TotalMilliseconds])
-                .WaitAsync(cancellationToken).ConfigureAwait(false);
-            if (renewed != 1)
-            {
-                Log.ClaimLost(store._logger, key);
-            }
-
-            return renewed == 1;
+            return (long)await db.ScriptEvaluateAsync(RenewScript, [key], [value, (long)store._claims.Ttl.TotalMilliseconds])
+                .WaitAsync(cancellationToken).ConfigureAwait(false) == 1;
         }
 
-        public async ValueTask DisposeAsync()
+        protected override async ValueTask ReleaseCoreAsync()
         {
-            if (Interlocked.Exchange(ref _disposed, 1) == 1)
-            {
-                return;
-            }
-
             try
             {
                 IDatabase db = (await store._connection.GetAsync(CancellationToken.None).ConfigureAwait(false)).GetDatabase();
@@ -147,9 +128,6 @@ internal sealed partial class RedisServiceAddressStore(RedisConnectionSource con
     {
         [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "The service registry at {Key} cannot be read: {Reason}")]
         public static partial void UnreadableRegistry(ILogger logger, string key, string reason);
-
-        [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "The port claim {Key} was lost (expired or taken) before it was renewed")]
-        public static partial void ClaimLost(ILogger logger, string key);
 
         [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Releasing the port claim {Key} failed; it ends with its TTL: {Reason}")]
         public static partial void ReleaseFailed(ILogger logger, string key, string reason);

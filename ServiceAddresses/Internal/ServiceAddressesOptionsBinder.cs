@@ -26,21 +26,27 @@ internal sealed class ServiceAddressesOptionsBinder(IServiceProvider services) :
     public static void Bind(IConfiguration section, ServiceAddressesOptions options, string path)
     {
         string At(string key) => path.Length == 0 ? key : $"{path}:{key}";
+        void BindFlag(string key, Action<bool> set)
+        {
+            if (section[key] is { } text)
+            {
+                if (bool.TryParse(text, out bool value))
+                {
+                    set(value);
+                }
+                else
+                {
+                    options.BindErrors.Add(new RegistryError(At(key), $"'{text}' is not true or false"));
+                }
+            }
+        }
+
         options.RegistryPath = section[nameof(options.RegistryPath)] ?? options.RegistryPath;
         options.Environment = section[nameof(options.Environment)] ?? options.Environment;
         options.ConnectionString = section[nameof(options.ConnectionString)] ?? options.ConnectionString;
         options.KeyPrefix = section[nameof(options.KeyPrefix)] ?? options.KeyPrefix;
-        if (section[nameof(options.CheckPortsFree)] is { } check)
-        {
-            if (bool.TryParse(check, out bool value))
-            {
-                options.CheckPortsFree = value;
-            }
-            else
-            {
-                options.BindErrors.Add(new RegistryError(At(nameof(options.CheckPortsFree)), $"'{check}' is not true or false"));
-            }
-        }
+        BindFlag(nameof(options.CheckPortsFree), value => options.CheckPortsFree = value);
+        BindFlag(nameof(options.AutoRenewClaims), value => options.AutoRenewClaims = value);
 
         if (section[nameof(options.Backend)] is { } backend)
         {

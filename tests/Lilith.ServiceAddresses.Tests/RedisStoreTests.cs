@@ -10,9 +10,9 @@ public sealed class RedisStoreTests(RedisFixture redis)
 {
     private readonly string _prefix = RedisFixture.NewPrefix();
 
-    private async Task<RedisServiceAddressStore> StoreAsync(TimeSpan? ttl = null, bool ownConnection = false) =>
+    private async Task<RedisServiceAddressStore> StoreAsync(TimeSpan? ttl = null, bool ownConnection = false, bool autoRenew = true) =>
         new(new RedisConnectionSource(ownConnection ? await redis.NewConnectionAsync() : await redis.ConnectionAsync()),
-            _prefix, ttl ?? TimeSpan.FromSeconds(30), NullLogger.Instance);
+            _prefix, new ClaimPolicy(ttl ?? TimeSpan.FromSeconds(30), autoRenew, TimeProvider.System), NullLogger.Instance);
 
     [Fact]
     public async Task Publish_writes_the_documented_keys_and_announces_the_revision()
@@ -115,7 +115,7 @@ public sealed class RedisStoreTests(RedisFixture redis)
     public async Task A_claim_that_expired_on_the_server_is_not_renewed()
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
-        await using RedisServiceAddressStore store = await StoreAsync(TimeSpan.FromMilliseconds(100));
+        await using RedisServiceAddressStore store = await StoreAsync(TimeSpan.FromMilliseconds(100), autoRenew: false);
         IPortClaim claim = (await store.TryClaimPortAsync("dev", "localhost", 7100, "a", ct))!;
         string key = new AddressKeys(_prefix).Claim("dev", "localhost", 7100);
         IDatabase db = (await redis.ConnectionAsync()).GetDatabase();
@@ -131,12 +131,44 @@ public sealed class RedisStoreTests(RedisFixture redis)
     }
 
     [Fact]
+    public async Task A_claim_deleted_from_outside_fires_Lost_at_the_next_renewal()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using RedisServiceAddressStore store = await StoreAsync(TimeSpan.FromSeconds(1.5));
+        await using IPortClaim claim = (await store.TryClaimPortAsync("dev", "localhost", 7300, "a", ct))!;
+        IDatabase db = (await redis.ConnectionAsync()).GetDatabase();
+
+        Assert.True(await db.KeyDeleteAsync(new AddressKeys(_prefix).Claim("dev", "localhost", 7300)));
+        // One renewal period is 0.5 s; the bound leaves room for a loaded machine.
+        await Task.Delay(Timeout.Infinite, claim.Lost).WaitAsync(TimeSpan.FromSeconds(10), ct).ContinueWith(_ => { }, ct);
+        Assert.True(claim.Lost.IsCancellationRequested, "Lost did not fire after the claim's key was deleted");
+    }
+
+    [Fact]
+    public async Task A_claim_whose_redis_stays_down_for_a_whole_ttl_fires_Lost()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        RedisServerProcess server = await redis.StartOwnedServerAsync();
+        IConnectionMultiplexer connection = await RedisFixture.ConnectAsync(server.ConnectionString);
+        await using var store = new RedisServiceAddressStore(new RedisConnectionSource(connection), _prefix,
+            new ClaimPolicy(TimeSpan.FromSeconds(1.5), AutoRenew: true, TimeProvider.System), NullLogger.Instance);
+        IPortClaim claim = (await store.TryClaimPortAsync("dev", "localhost", 7400, "a", ct))!;
+
+        await server.KillAsync();
+        await Task.Delay(Timeout.Infinite, claim.Lost).WaitAsync(TimeSpan.FromSeconds(15), ct).ContinueWith(_ => { }, ct);
+        Assert.True(claim.Lost.IsCancellationRequested, "Lost did not fire while Redis was down for longer than the claim's TTL");
+        await claim.DisposeAsync(); // must not throw while Redis is down
+        await server.RestartAsync(ct);
+        await connection.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Redis_down_fails_claims_clearly_dispose_does_not_throw_and_claims_work_after_restart()
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
         RedisServerProcess server = await redis.StartOwnedServerAsync();
         IConnectionMultiplexer connection = await RedisFixture.ConnectAsync(server.ConnectionString);
-        await using var store = new RedisServiceAddressStore(new RedisConnectionSource(connection), _prefix, TimeSpan.FromSeconds(30), NullLogger.Instance);
+        await using var store = new RedisServiceAddressStore(new RedisConnectionSource(connection), _prefix, new ClaimPolicy(TimeSpan.FromSeconds(30), AutoRenew: true, TimeProvider.System), NullLogger.Instance);
         IPortClaim claim = (await store.TryClaimPortAsync("dev", "localhost", 7200, "a", ct))!;
 
         await server.KillAsync();

@@ -10,8 +10,14 @@ public abstract class StoreContractTests
 {
     protected static readonly TimeSpan ClaimTtl = TimeSpan.FromSeconds(30);
 
-    /// <summary>A fresh, empty store (its own key prefix on Redis).</summary>
-    protected abstract Task<IServiceAddressStore> CreateStoreAsync();
+    /// <summary>A fresh, empty store (its own key prefix on Redis) whose claims last <paramref name="ttl"/> (default <see cref="ClaimTtl"/>).</summary>
+    protected abstract Task<IServiceAddressStore> CreateStoreAsync(TimeSpan? ttl = null, bool autoRenew = true);
+
+    /// <summary>A claim TTL short enough to outlive a few times in a test on this store's clock.</summary>
+    protected abstract TimeSpan ShortTtl { get; }
+
+    /// <summary>Lets <paramref name="duration"/> pass on the store's clock, giving background renewals their turns.</summary>
+    protected abstract Task PassTimeAsync(TimeSpan duration);
 
     /// <summary>A second store on the same data, as another process would have.</summary>
     protected abstract Task<IServiceAddressStore> SecondStoreAsync(IServiceAddressStore first);
@@ -80,6 +86,42 @@ public abstract class StoreContractTests
     }
 
     [Fact]
+    public async Task A_held_claim_renews_itself_past_its_ttl_until_disposed()
+    {
+        IServiceAddressStore store = await CreateStoreAsync(ShortTtl);
+        IServiceAddressStore other = await SecondStoreAsync(store);
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        IPortClaim claim = (await store.TryClaimPortAsync("dev", "localhost", 7100, "a", ct))!;
+
+        await PassTimeAsync(ShortTtl * 2.5);
+        Assert.Null(await other.TryClaimPortAsync("dev", "localhost", 7100, "b", ct));
+        Assert.False(claim.Lost.IsCancellationRequested);
+
+        await claim.DisposeAsync();
+        await using IPortClaim? next = await other.TryClaimPortAsync("dev", "localhost", 7100, "b", ct);
+        Assert.NotNull(next);
+        Assert.False(claim.Lost.IsCancellationRequested); // released, not lost
+    }
+
+    [Fact]
+    public async Task Without_auto_renewal_a_claim_expires_and_renewing_it_signals_lost()
+    {
+        IServiceAddressStore store = await CreateStoreAsync(ShortTtl, autoRenew: false);
+        IServiceAddressStore other = await SecondStoreAsync(store);
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        IPortClaim claim = (await store.TryClaimPortAsync("dev", "localhost", 7200, "a", ct))!;
+
+        await PassTimeAsync(ShortTtl * 1.5);
+        await using IPortClaim? taken = await other.TryClaimPortAsync("dev", "localhost", 7200, "b", ct);
+        Assert.NotNull(taken);
+        Assert.False(claim.Lost.IsCancellationRequested);
+        Assert.False(await claim.RenewAsync(ct));
+        Assert.True(claim.Lost.IsCancellationRequested);
+        await claim.DisposeAsync();
+        Assert.Null(await store.TryClaimPortAsync("dev", "localhost", 7200, "c", ct)); // the new holder's claim stays
+    }
+
+    [Fact]
     public async Task Bad_arguments_name_the_value()
     {
         IServiceAddressStore store = await CreateStoreAsync();
@@ -95,15 +137,28 @@ public sealed class InMemoryStoreContractTests : StoreContractTests
 {
     private readonly FakeTimeProvider _time = new();
 
-    protected override Task<IServiceAddressStore> CreateStoreAsync() =>
-        Task.FromResult<IServiceAddressStore>(new InMemoryServiceAddressStore(_time, ClaimTtl));
+    protected override TimeSpan ShortTtl => ClaimTtl;
+
+    protected override Task<IServiceAddressStore> CreateStoreAsync(TimeSpan? ttl = null, bool autoRenew = true) =>
+        Task.FromResult<IServiceAddressStore>(new InMemoryServiceAddressStore(new ClaimPolicy(ttl ?? ClaimTtl, autoRenew, _time), NullLogger.Instance));
 
     protected override Task<IServiceAddressStore> SecondStoreAsync(IServiceAddressStore first) => Task.FromResult(first);
+
+    protected override async Task PassTimeAsync(TimeSpan duration)
+    {
+        // Small steps with a real pause between them, so each renewal runs before the fake clock moves past it.
+        TimeSpan step = ShortTtl / 10;
+        for (TimeSpan passed = TimeSpan.Zero; passed < duration; passed += step)
+        {
+            _time.Advance(step);
+            await Task.Delay(5, TestContext.Current.CancellationToken);
+        }
+    }
 
     [Fact]
     public async Task A_claim_expires_after_its_ttl_unless_renewed()
     {
-        IServiceAddressStore store = await CreateStoreAsync();
+        IServiceAddressStore store = await CreateStoreAsync(autoRenew: false);
         CancellationToken ct = TestContext.Current.CancellationToken;
         IPortClaim claim = (await store.TryClaimPortAsync("dev", "localhost", 7000, "a", ct))!;
         _time.Advance(TimeSpan.FromSeconds(20));
@@ -120,9 +175,15 @@ public sealed class RedisStoreContractTests(RedisFixture redis) : StoreContractT
 {
     private readonly string _prefix = RedisFixture.NewPrefix();
 
-    protected override async Task<IServiceAddressStore> CreateStoreAsync() =>
-        new RedisServiceAddressStore(new RedisConnectionSource(await redis.ConnectionAsync()), _prefix, ClaimTtl, NullLogger.Instance);
+    protected override TimeSpan ShortTtl => TimeSpan.FromSeconds(1.5);
+
+    protected override async Task<IServiceAddressStore> CreateStoreAsync(TimeSpan? ttl = null, bool autoRenew = true) =>
+        new RedisServiceAddressStore(new RedisConnectionSource(await redis.ConnectionAsync()), _prefix, Policy(ttl, autoRenew), NullLogger.Instance);
 
     protected override async Task<IServiceAddressStore> SecondStoreAsync(IServiceAddressStore first) =>
-        new RedisServiceAddressStore(new RedisConnectionSource(await redis.NewConnectionAsync()), _prefix, ClaimTtl, NullLogger.Instance);
+        new RedisServiceAddressStore(new RedisConnectionSource(await redis.NewConnectionAsync()), _prefix, Policy(null, true), NullLogger.Instance);
+
+    protected override Task PassTimeAsync(TimeSpan duration) => Task.Delay(duration, TestContext.Current.CancellationToken);
+
+    private static ClaimPolicy Policy(TimeSpan? ttl, bool autoRenew) => new(ttl ?? ClaimTtl, autoRenew, TimeProvider.System);
 }
