@@ -63,9 +63,9 @@ public static class DiscoveryServiceCollectionExtensions
     /// </summary>
     /// <remarks>
     /// Call it with Lilith's <see cref="AddServiceDiscovery"/> (or <see cref="AddInMemoryServiceDiscovery(IServiceCollection)"/>)
-    /// and Microsoft's <c>AddServiceDiscovery()</c>, in any order. The provider is placed before Microsoft's pass-through
-    /// provider, and after the configuration provider when that is already registered, so <c>services:name:...</c> entries
-    /// override the registry. A name with no available instance falls through to the next provider. A second call adds nothing.
+    /// and Microsoft's <c>AddServiceDiscovery()</c>, in any order: Microsoft asks its pass-through provider last anyway. Called
+    /// after Microsoft's, configuration entries (<c>services:name:...</c>) override the registry; called before, the registry
+    /// answers first. A name with no available instance falls through to the next provider. A second call adds nothing.
     /// </remarks>
     /// <param name="services">The service collection.</param>
     /// <example><code>services.AddServiceDiscovery(o =&gt; o.ConnectionString = "redis://localhost:6379");  // Lilith
@@ -75,32 +75,9 @@ public static class DiscoveryServiceCollectionExtensions
     public static IServiceCollection AddLilithServiceEndpointProvider(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        if (services.Any(d => d.ServiceType == typeof(IServiceEndpointProviderFactory) && d.ImplementationType == typeof(DiscoveryEndpointProviderFactory)))
-        {
-            return services;
-        }
 
-        var descriptor = ServiceDescriptor.Singleton<IServiceEndpointProviderFactory, DiscoveryEndpointProviderFactory>();
-        int passThrough = -1;
-        for (int i = 0; i < services.Count && passThrough < 0; i++)
-        {
-            // Microsoft's pass-through provider answers any name that is still unanswered; it must come after this one.
-            if (services[i].ServiceType == typeof(IServiceEndpointProviderFactory) &&
-                services[i].ImplementationType?.Name.StartsWith("PassThrough", StringComparison.Ordinal) == true)
-            {
-                passThrough = i;
-            }
-        }
-
-        if (passThrough >= 0)
-        {
-            services.Insert(passThrough, descriptor);
-        }
-        else
-        {
-            services.Add(descriptor);
-        }
-
+        // Microsoft's watcher asks the providers in registration order and its pass-through provider always last.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceEndpointProviderFactory, DiscoveryEndpointProviderFactory>());
         return services;
     }
 

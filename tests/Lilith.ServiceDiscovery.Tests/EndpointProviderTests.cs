@@ -124,6 +124,32 @@ public sealed class EndpointProviderTests(RedisFixture redis)
         Assert.Single(builder.Endpoints);
     }
 
+    [Theory]
+    [InlineData(true, "http://override:1/")]
+    [InlineData(false, "http://10.0.0.1:8081/")]
+    public async Task Registration_order_decides_whether_configuration_overrides_the_registry(bool microsoftFirst, string expected)
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["services:api:http:0"] = "http://override:1" }).Build());
+        if (microsoftFirst)
+        {
+            services.AddServiceDiscovery();
+        }
+
+        services.AddInMemoryServiceDiscovery(o => o.KeyPrefix = RedisFixture.NewPrefix());
+        services.AddLilithServiceEndpointProvider();
+        if (!microsoftFirst)
+        {
+            services.AddServiceDiscovery();
+        }
+
+        await using ServiceProvider sp = services.BuildServiceProvider();
+        await sp.GetRequiredService<IServiceRegistry>().RegisterAsync("api", new ServiceInstance { Id = "api-1", Host = "10.0.0.1", Port = 8081 }, Ct);
+        ServiceEndpointSource source = await sp.GetRequiredService<ServiceEndpointResolver>().GetEndpointsAsync("http://api", Ct);
+        Assert.Equal([new Uri(expected)], Uris(source));
+    }
+
     [Fact]
     public async Task Registration_needs_Lilith_discovery_says_so_and_adds_nothing_twice()
     {
