@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.ServiceDiscovery;
 
 namespace Lilith.ServiceDiscovery;
 
@@ -50,6 +51,34 @@ public static class DiscoveryServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
         return services.AddDiscoveryCore(configure, (sp, o) => new InMemoryDiscoveryBackend(o.KeyPrefix, sp.GetService<TimeProvider>() ?? TimeProvider.System));
+    }
+
+    /// <summary>
+    /// Lets Microsoft.Extensions.ServiceDiscovery resolve service names through Lilith discovery, so
+    /// <c>http://api-gateway</c> works in any HttpClient with Microsoft's <c>AddServiceDiscovery()</c> handler. Endpoints come
+    /// from the local cache (passing instances, and warning ones unless <see cref="DiscoveryOptions.IncludeWarning"/> is false);
+    /// the change token fires on the service's next registered, deregistered, expired or health-changed event and at the latest
+    /// after <see cref="DiscoveryOptions.RefreshInterval"/>. <c>https+http://name</c> prefers instances whose scheme comes first;
+    /// <c>http://_grpc.name</c> selects the instances tagged <c>grpc</c>.
+    /// </summary>
+    /// <remarks>
+    /// Call it with Lilith's <see cref="AddServiceDiscovery"/> (or <see cref="AddInMemoryServiceDiscovery(IServiceCollection)"/>)
+    /// and Microsoft's <c>AddServiceDiscovery()</c>, in any order: Microsoft asks its pass-through provider last anyway. Called
+    /// after Microsoft's, configuration entries (<c>services:name:...</c>) override the registry; called before, the registry
+    /// answers first. A name with no available instance falls through to the next provider. A second call adds nothing.
+    /// </remarks>
+    /// <param name="services">The service collection.</param>
+    /// <example><code>services.AddServiceDiscovery(o =&gt; o.ConnectionString = "redis://localhost:6379");  // Lilith
+    /// services.AddServiceDiscovery();                                                   // Microsoft
+    /// services.AddLilithServiceEndpointProvider();
+    /// services.AddHttpClient("gateway", c =&gt; c.BaseAddress = new("http://api-gateway")).AddServiceDiscovery();</code></example>
+    public static IServiceCollection AddLilithServiceEndpointProvider(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+
+        // Microsoft's watcher asks the providers in registration order and its pass-through provider always last.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceEndpointProviderFactory, DiscoveryEndpointProviderFactory>());
+        return services;
     }
 
     private static IServiceCollection AddDiscoveryCore(this IServiceCollection services, Action<DiscoveryOptions> configure, Func<IServiceProvider, DiscoveryOptions, IDiscoveryBackend> backend)

@@ -38,5 +38,8 @@ internal sealed partial class DiscoveryClient
 
         [LoggerMessage(11, LogLevel.Warning, "Handling a discovery event of service '{Service}' failed: {Reason}")]
         public static partial void EventFailed(ILogger logger, string service, string reason);
+
+        [LoggerMessage(12, LogLevel.Warning, "A change callback of service '{Service}' failed: {Reason}")]
+        public static partial void ChangeCallbackFailed(ILogger logger, string service, string reason);
     }
 }

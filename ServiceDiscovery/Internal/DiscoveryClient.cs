@@ -44,6 +44,12 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
 
     public bool IsBackendReachable => _backend.IsReachable && !_outage;
 
+    /// <summary>Where the data lives, for health reports and logs.</summary>
+    internal string BackendDescription => _backend.Description;
+
+    /// <summary>How many services the cache holds (served from memory while the backend is unreachable).</summary>
+    internal int CachedServiceCount => _cache.Count;
+
     // ---------------------------------------------------------------- registry
 
     public async ValueTask RegisterAsync(string service, ServiceInstance instance, CancellationToken cancellationToken = default)
@@ -243,15 +249,35 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         }
     }
 
-    private async ValueTask<ServiceSnapshot> GetSnapshotAsync(string service, CancellationToken cancellationToken)
+    /// <summary>
+    /// Resolves like <see cref="ResolveAsync"/> and returns a token that is cancelled at the next change of the service's
+    /// cached instances (an event applied, or a reload that found a difference). The token is taken before the instances
+    /// are read, so a change that lands in between cancels it rather than being missed.
+    /// </summary>
+    internal async ValueTask<(ServiceInstance[] Instances, CancellationToken Changed)> ResolveWithChangeTokenAsync(
+        string service, InstanceFilter? filter, CancellationToken cancellationToken)
     {
         await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        CancellationToken changed = GetEntry(service).Changed;
+        ServiceSnapshot snapshot = await GetSnapshotAsync(service, cancellationToken).ConfigureAwait(false);
+        return (snapshot.Resolve(filter), changed);
+    }
+
+    private ServiceEntry GetEntry(string service)
+    {
         if (!_cache.TryGetValue(service, out ServiceEntry? entry))
         {
             KeySchema.ValidateName(service, "service", nameof(service));
             entry = _cache.GetOrAdd(service, s => new ServiceEntry(s));
         }
 
+        return entry;
+    }
+
+    private async ValueTask<ServiceSnapshot> GetSnapshotAsync(string service, CancellationToken cancellationToken)
+    {
+        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        ServiceEntry entry = GetEntry(service);
         if (entry.Snapshot is { } ready)
         {
             return ready;
@@ -319,6 +345,11 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
             {
                 resync = entry.Snapshot is { } old ? Diff(entry.Service, old, snapshot) : null;
                 entry.Snapshot = snapshot;
+            }
+
+            if (resync is { Count: > 0 })
+            {
+                SignalChanged(entry);
             }
 
             foreach (DiscoveryEvent e in resync ?? [])
@@ -430,6 +461,22 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
                 ? rest.Append(e.Instance).OrderBy(i => i.Id, StringComparer.Ordinal).ToArray()
                 : rest.ToArray();
             entry.Snapshot = new ServiceSnapshot(e.Revision, all, _options.IncludeWarning);
+        }
+
+        // After the new snapshot is in place, so whoever refreshes on the signal reads the changed instances.
+        SignalChanged(entry);
+    }
+
+    private void SignalChanged(ServiceEntry entry)
+    {
+        try
+        {
+            entry.SignalChanged();
+        }
+        catch (AggregateException e)
+        {
+            // A callback registered on the change token threw; the change itself is applied.
+            Log.ChangeCallbackFailed(_logger, entry.Service, e.InnerException?.Message ?? e.Message);
         }
     }
 
@@ -650,11 +697,20 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
 
     private sealed class ServiceEntry(string service)
     {
+        private CancellationTokenSource _changed = new();
+
         public string Service { get; } = service;
 
         public SemaphoreSlim ReloadGate { get; } = new(1, 1);
 
         public volatile ServiceSnapshot? Snapshot;
+
+        /// <summary>Cancelled at the next change of <see cref="Snapshot"/>; a new token serves the changes after it.</summary>
+        public CancellationToken Changed => Volatile.Read(ref _changed).Token;
+
+        // The fired source is not disposed: holders may still register on its token (they are then called at once),
+        // and a source without a timer holds nothing that needs disposing.
+        public void SignalChanged() => Interlocked.Exchange(ref _changed, new CancellationTokenSource()).Cancel();
     }
 
     private sealed class Watcher(string? service)

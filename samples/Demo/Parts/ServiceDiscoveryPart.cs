@@ -1,5 +1,6 @@
 using Lilith.ServiceDiscovery;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Lilith.Demo.Parts;
 
@@ -10,7 +11,7 @@ public sealed class ServiceDiscoveryPart : IDemoPart
     public int Order => 20;
 
     /// <inheritdoc />
-    public string Title => "Lilith.ServiceDiscovery: register, watch, resolve, balance";
+    public string Title => "Lilith.ServiceDiscovery: register, watch, resolve, balance, health";
 
     /// <inheritdoc />
     public void Configure(IServiceCollection services, DemoBackend backend)
@@ -24,6 +25,8 @@ public sealed class ServiceDiscoveryPart : IDemoPart
         {
             services.AddInMemoryServiceDiscovery(o => o.KeyPrefix = prefix);
         }
+
+        services.AddHealthChecks().AddServiceDiscoveryCheck();
     }
 
     /// <inheritdoc />
@@ -69,6 +72,17 @@ public sealed class ServiceDiscoveryPart : IDemoPart
 
         output.WriteLine($"   round-robin picks: {string.Join(" ", picks)}");
         output.WriteLine($"   zone b only: {(await resolver.ResolveAsync("api-gateway", new InstanceFilter { Zone = "b" }, cancellationToken)).Single().Id}");
+        await registry.SetHealthAsync("api-gateway", "gw-1", InstanceHealth.Warning, cancellationToken);
+        var passingOnly = new InstanceFilter { IncludeWarning = false };
+        for (int i = 0; i < 50 && (await resolver.ResolveAsync("api-gateway", passingOnly, cancellationToken)).Count != 1; i++)
+        {
+            await Task.Delay(20, cancellationToken);
+        }
+
+        output.WriteLine($"   gw-1 warning, passing only: {string.Join(", ", (await resolver.ResolveAsync("api-gateway", passingOnly, cancellationToken)).Select(i => i.Id))}");
+        HealthReport health = await services.GetRequiredService<HealthCheckService>().CheckHealthAsync(cancellationToken);
+        HealthReportEntry check = health.Entries[DiscoveryHealthChecksBuilderExtensions.DefaultCheckName];
+        output.WriteLine($"   health check: {check.Status} ({check.Description})");
         await registry.DeregisterAsync("api-gateway", "gw-1", cancellationToken);
         await registry.DeregisterAsync("api-gateway", "gw-2", cancellationToken);
         await Task.Delay(100, cancellationToken);
