@@ -37,6 +37,7 @@ public static class DomainEventsServiceCollectionExtensions
 
         var registry = new EventTypeRegistry();
         services.AddSingleton(registry);
+        services.TryAddSingleton(new HandlerRegistrations(services));
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<EventEnvelopes>();
         services.TryAddSingleton<IDomainEventDispatcher, DomainEventDispatcher>();
