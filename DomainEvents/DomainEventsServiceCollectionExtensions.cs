@@ -55,7 +55,8 @@ public static class DomainEventsServiceCollectionExtensions
         return options.Transport == DomainEventTransport.Redis
             ? new RedisStreamStore(
                 RedisConnectionSource.Resolve(services, options.ConnectionString, "Lilith.DomainEvents"),
-                new EventKeys(options.KeyPrefix), options.MaxStreamLength, options.MaxDeadLetterLength)
+                new EventKeys(options.KeyPrefix), options.MaxStreamLength, options.MaxDeadLetterLength,
+                options.ReadBlockTime, options.PollInterval, services.GetRequiredService<TimeProvider>())
             : new InMemoryStreamStore(services.GetRequiredService<TimeProvider>(), options.MaxStreamLength, options.MaxDeadLetterLength);
     }
 }
