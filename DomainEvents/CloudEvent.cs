@@ -141,7 +141,9 @@ public sealed class CloudEvent
         WriteIfSet(writer, "subject", Subject);
         if (Time is { } time)
         {
-            writer.WriteString("time", time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+            Span<char> text = stackalloc char[32];
+            time.UtcDateTime.TryFormat(text, out int written, "yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+            writer.WriteString("time", text[..written]);
         }
 
         WriteIfSet(writer, "traceparent", TraceParent);
@@ -168,14 +170,33 @@ public sealed class CloudEvent
     /// <exception cref="CloudEventFormatException">The event is not valid.</exception>
     public byte[] ToUtf8Json()
     {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        // One buffer and one writer per thread, reset for each event: the only allocation is the returned array.
+        ArrayBufferWriter<byte> buffer = _buffer ??= new ArrayBufferWriter<byte>(512);
+        Utf8JsonWriter writer = _writer ??= new Utf8JsonWriter(buffer, WriterOptions);
+        buffer.ResetWrittenCount();
+        writer.Reset(buffer);
+        try
         {
             WriteTo(writer);
+            writer.Flush();
+            return buffer.WrittenSpan.ToArray();
         }
-
-        return buffer.WrittenSpan.ToArray();
+        finally
+        {
+            if (buffer.Capacity > 64 * 1024)
+            {
+                // A large event does not keep its buffer alive on the thread.
+                _buffer = null;
+                _writer = null;
+            }
+        }
     }
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? _buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? _writer;
 
     /// <summary>The structured-mode JSON text.</summary>
     /// <exception cref="CloudEventFormatException">The event is not valid.</exception>
