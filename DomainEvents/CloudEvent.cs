@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -29,8 +30,37 @@ public sealed class CloudEvent
     private static readonly string[] Known =
         ["specversion", "id", "source", "type", "datacontenttype", "dataschema", "subject", "time", "traceparent", "data", "data_base64"];
 
+    // In-process dispatch needs an id unique in this process only: a per-process prefix and a counter, formatted
+    // only when a handler reads it (most never do), so a dispatch allocates no id string.
+    private static readonly string LocalIdPrefix = Guid.NewGuid().ToString("N")[..12] + "-";
+    private static long _localIdCounter;
+    private readonly long _localId;
+    private string? _id;
+
+    /// <summary>Creates an event; set at least <see cref="Id"/>, <see cref="Source"/> and <see cref="Type"/>.</summary>
+    public CloudEvent()
+    {
+    }
+
+    /// <summary>An envelope for in-process dispatch, its id drawn from a process-wide counter.</summary>
+    [SetsRequiredMembers]
+#pragma warning disable CS8618 // Id is formatted from the counter when read.
+    internal CloudEvent(string source, string type, DateTimeOffset time, string? traceParent)
+    {
+        _localId = Interlocked.Increment(ref _localIdCounter);
+        Source = source;
+        Type = type;
+        Time = time;
+        TraceParent = traceParent;
+    }
+#pragma warning restore CS8618
+
     /// <summary>Required: identifies the event; unique per <see cref="Source"/>.</summary>
-    public required string Id { get; init; }
+    public required string Id
+    {
+        get => _id ?? (_localId == 0 ? null! : _id = LocalIdPrefix + _localId.ToString(CultureInfo.InvariantCulture));
+        init => _id = value;
+    }
 
     /// <summary>Required: URI-reference of the context that produced the event (<c>/orders-service</c>).</summary>
     public required string Source { get; init; }
@@ -111,7 +141,9 @@ public sealed class CloudEvent
         WriteIfSet(writer, "subject", Subject);
         if (Time is { } time)
         {
-            writer.WriteString("time", time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+            Span<char> text = stackalloc char[32];
+            time.UtcDateTime.TryFormat(text, out int written, "yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+            writer.WriteString("time", text[..written]);
         }
 
         WriteIfSet(writer, "traceparent", TraceParent);
@@ -138,14 +170,33 @@ public sealed class CloudEvent
     /// <exception cref="CloudEventFormatException">The event is not valid.</exception>
     public byte[] ToUtf8Json()
     {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        // One buffer and one writer per thread, reset for each event: the only allocation is the returned array.
+        ArrayBufferWriter<byte> buffer = _buffer ??= new ArrayBufferWriter<byte>(512);
+        Utf8JsonWriter writer = _writer ??= new Utf8JsonWriter(buffer, WriterOptions);
+        buffer.ResetWrittenCount();
+        writer.Reset(buffer);
+        try
         {
             WriteTo(writer);
+            writer.Flush();
+            return buffer.WrittenSpan.ToArray();
         }
-
-        return buffer.WrittenSpan.ToArray();
+        finally
+        {
+            if (buffer.Capacity > 64 * 1024)
+            {
+                // A large event does not keep its buffer alive on the thread.
+                _buffer = null;
+                _writer = null;
+            }
+        }
     }
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? _buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? _writer;
 
     /// <summary>The structured-mode JSON text.</summary>
     /// <exception cref="CloudEventFormatException">The event is not valid.</exception>

@@ -34,10 +34,21 @@ public sealed class DomainEventsBuilder
     /// <typeparam name="THandler">The handler.</typeparam>
     public DomainEventsBuilder AddHandler<TEvent, THandler>()
         where TEvent : notnull
+        where THandler : class, IDomainEventHandler<TEvent> => AddHandler<TEvent, THandler>(ServiceLifetime.Transient);
+
+    /// <summary>
+    /// Registers a handler with the given lifetime and its event type. When every handler of an event type is a
+    /// singleton, a dispatch of that type creates no DI scope (the handlers are resolved once).
+    /// </summary>
+    /// <typeparam name="TEvent">The event type.</typeparam>
+    /// <typeparam name="THandler">The handler.</typeparam>
+    /// <param name="lifetime">The handler's lifetime; a scoped handler lives in the dispatch's scope.</param>
+    public DomainEventsBuilder AddHandler<TEvent, THandler>(ServiceLifetime lifetime)
+        where TEvent : notnull
         where THandler : class, IDomainEventHandler<TEvent>
     {
         Registry.Add(typeof(TEvent), null);
-        Services.TryAddEnumerable(ServiceDescriptor.Transient<IDomainEventHandler<TEvent>, THandler>());
+        Services.TryAddEnumerable(ServiceDescriptor.Describe(typeof(IDomainEventHandler<TEvent>), typeof(THandler), lifetime));
         return this;
     }
 

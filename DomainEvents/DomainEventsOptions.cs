@@ -79,7 +79,17 @@ public sealed class DomainEventsOptions
     /// <summary>How often the consumer looks for stale pending entries. Default 5 s.</summary>
     public TimeSpan ClaimInterval { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Wait before polling again when a stream had nothing new. Default 5 ms.</summary>
+    /// <summary>
+    /// How long one read waits for new entries: on Redis an <c>XREADGROUP ... BLOCK</c> on a connection of the
+    /// consumer's own (one per subscribed stream), which returns as soon as an entry is added by any writer. The loop
+    /// comes round at least this often (to claim stale entries). Default 1 s.
+    /// </summary>
+    public TimeSpan ReadBlockTime { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The safety net while the consumer's blocking connection is not connected (Redis restarting, or a configuration
+    /// that cannot be reopened): pause between non-blocking reads on the shared connection. Default 5 ms.
+    /// </summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(5);
 
     /// <summary>How long an event handled by this group is remembered (by source and id) and skipped if delivered again; null turns the check off. Default 24 h.</summary>

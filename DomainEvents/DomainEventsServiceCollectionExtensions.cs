@@ -37,6 +37,7 @@ public static class DomainEventsServiceCollectionExtensions
 
         var registry = new EventTypeRegistry();
         services.AddSingleton(registry);
+        services.TryAddSingleton(new HandlerRegistrations(services));
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<EventEnvelopes>();
         services.TryAddSingleton<IDomainEventDispatcher, DomainEventDispatcher>();
@@ -54,7 +55,8 @@ public static class DomainEventsServiceCollectionExtensions
         return options.Transport == DomainEventTransport.Redis
             ? new RedisStreamStore(
                 RedisConnectionSource.Resolve(services, options.ConnectionString, "Lilith.DomainEvents"),
-                new EventKeys(options.KeyPrefix), options.MaxStreamLength, options.MaxDeadLetterLength)
+                new EventKeys(options.KeyPrefix), options.MaxStreamLength, options.MaxDeadLetterLength,
+                options.ReadBlockTime, options.PollInterval, services.GetRequiredService<TimeProvider>())
             : new InMemoryStreamStore(services.GetRequiredService<TimeProvider>(), options.MaxStreamLength, options.MaxDeadLetterLength);
     }
 }

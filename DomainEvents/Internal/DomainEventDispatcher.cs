@@ -15,21 +15,22 @@ internal sealed class EventEnvelopes(EventTypeRegistry registry, IOptions<Domain
 
     public EventTypeRegistry Registry => registry;
 
-    // In-process dispatch needs an id unique in this process only: a per-process prefix and a counter (no RNG call).
-    private static readonly string LocalPrefix = Guid.NewGuid().ToString("N")[..12] + "-";
-    private static long _localCounter;
-
-    public CloudEvent Create(object domainEvent, string? subject, bool withData) => new()
+    public CloudEvent Create(object domainEvent, string? subject) => new()
     {
-        Id = withData ? Guid.NewGuid().ToString() : LocalPrefix + Interlocked.Increment(ref _localCounter).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        Id = Guid.NewGuid().ToString(),
         Source = _source,
         Type = registry.NameOf(domainEvent.GetType()),
         Time = time.GetUtcNow(),
         Subject = subject,
-        DataContentType = withData ? "application/json" : null,
-        Data = withData ? JsonSerializer.SerializeToElement(domainEvent, domainEvent.GetType(), _data) : null,
-        TraceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } current ? current.Id : null,
+        DataContentType = "application/json",
+        Data = JsonSerializer.SerializeToElement(domainEvent, domainEvent.GetType(), _data),
+        TraceParent = CurrentTraceParent(),
     };
+
+    /// <summary>The envelope of an in-process dispatch: no data, an id unique in this process, formatted only if read.</summary>
+    public CloudEvent CreateLocal(Type eventType) => new(_source, registry.NameOf(eventType), time.GetUtcNow(), CurrentTraceParent());
+
+    private static string? CurrentTraceParent() => Activity.Current is { IdFormat: ActivityIdFormat.W3C } current ? current.Id : null;
 
     /// <summary>The user event inside <paramref name="cloudEvent"/>, or null when its type is not registered.</summary>
     public object? ReadData(CloudEvent cloudEvent)
@@ -51,17 +52,27 @@ internal sealed class EventEnvelopes(EventTypeRegistry registry, IOptions<Domain
     }
 }
 
-/// <summary>In-process dispatch: handlers resolved in a new scope per dispatch.</summary>
-internal sealed class DomainEventDispatcher(IServiceScopeFactory scopes, EventEnvelopes envelopes, IOptions<DomainEventsOptions> options) : IDomainEventDispatcher
+/// <summary>
+/// In-process dispatch: handlers resolved in a new scope per dispatch, or once from the root provider when every
+/// handler of the event type is registered as a singleton (then no scope is needed).
+/// </summary>
+internal sealed class DomainEventDispatcher(
+    IServiceProvider root, IServiceScopeFactory scopes, HandlerRegistrations registrations, EventEnvelopes envelopes, IOptions<DomainEventsOptions> options) : IDomainEventDispatcher
 {
-    private static readonly ConcurrentDictionary<Type, HandlerInvoker> Invokers = new();
+    private readonly ConcurrentDictionary<Type, HandlerSet> _sets = new();
     private readonly DispatchStrategy _strategy = options.Value.DispatchStrategy;
 
     public ValueTask DispatchAsync<TEvent>(TEvent domainEvent, CancellationToken cancellationToken = default)
         where TEvent : notnull
     {
         ArgumentNullException.ThrowIfNull(domainEvent);
-        return InvokeAsync(domainEvent, envelopes.Create(domainEvent, null, withData: false), cancellationToken);
+        Type type = domainEvent.GetType();
+        HandlerSet set = SetOf(type);
+        CloudEvent envelope = envelopes.CreateLocal(type);
+        // The static type is the runtime type in the common case: typed call, no cast.
+        return type == typeof(TEvent)
+            ? ((HandlerInvoker<TEvent>)set.Invoker).InvokeAsync(scopes, set.Singletons, domainEvent, envelope, _strategy, cancellationToken)
+            : set.Invoker.InvokeAsync(scopes, set.Singletons, domainEvent, envelope, _strategy, cancellationToken);
     }
 
     public async ValueTask<bool> DispatchCloudEventAsync(CloudEvent cloudEvent, CancellationToken cancellationToken = default)
@@ -72,18 +83,47 @@ internal sealed class DomainEventDispatcher(IServiceScopeFactory scopes, EventEn
             return false;
         }
 
-        await InvokeAsync(domainEvent, cloudEvent, cancellationToken).ConfigureAwait(false);
+        HandlerSet set = SetOf(domainEvent.GetType());
+        await set.Invoker.InvokeAsync(scopes, set.Singletons, domainEvent, cloudEvent, _strategy, cancellationToken).ConfigureAwait(false);
         return true;
     }
 
-    private async ValueTask InvokeAsync(object domainEvent, CloudEvent envelope, CancellationToken cancellationToken)
+    private HandlerSet SetOf(Type type) =>
+        _sets.TryGetValue(type, out HandlerSet? set) ? set : _sets.GetOrAdd(type, static (t, self) => self.CreateSet(t), this);
+
+    private HandlerSet CreateSet(Type type)
     {
-        HandlerInvoker invoker = Invokers.GetOrAdd(domainEvent.GetType(),
-            static t => (HandlerInvoker)Activator.CreateInstance(typeof(HandlerInvoker<>).MakeGenericType(t))!);
-        AsyncServiceScope scope = scopes.CreateAsyncScope();
-        await using (scope.ConfigureAwait(false))
+        var invoker = (HandlerInvoker)typeof(HandlerInvoker<>).MakeGenericType(type).GetField(nameof(HandlerInvoker<object>.Instance))!.GetValue(null)!;
+        object? singletons = registrations.AllSingletons(typeof(IDomainEventHandler<>).MakeGenericType(type)) ? invoker.ResolveSingletons(root) : null;
+        return new HandlerSet(invoker, singletons);
+    }
+
+    private sealed record HandlerSet(HandlerInvoker Invoker, object? Singletons);
+}
+
+/// <summary>
+/// What the service collection registered for each handler type. The built provider does not tell lifetimes;
+/// the collection does, and it is fixed once the provider is built.
+/// </summary>
+internal sealed class HandlerRegistrations(IServiceCollection services)
+{
+    /// <summary>True when <paramref name="handlerType"/> has registrations and every one is a singleton.</summary>
+    public bool AllSingletons(Type handlerType)
+    {
+        bool any = false;
+        foreach (ServiceDescriptor descriptor in services)
         {
-            await invoker.InvokeAsync(scope.ServiceProvider, domainEvent, envelope, _strategy, cancellationToken).ConfigureAwait(false);
+            if (descriptor.ServiceType == handlerType && !descriptor.IsKeyedService)
+            {
+                if (descriptor.Lifetime != ServiceLifetime.Singleton)
+                {
+                    return false;
+                }
+
+                any = true;
+            }
         }
+
+        return any;
     }
 }

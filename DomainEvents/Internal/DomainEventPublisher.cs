@@ -13,7 +13,7 @@ internal sealed class DomainEventPublisher(IStreamStore store, EventEnvelopes en
     {
         ArgumentNullException.ThrowIfNull(domainEvent);
         using Activity? activity = DomainEventsTelemetry.Source.StartActivity($"send {_options.Stream}", ActivityKind.Producer);
-        CloudEvent cloudEvent = envelopes.Create(domainEvent, subject, withData: true);
+        CloudEvent cloudEvent = envelopes.Create(domainEvent, subject);
         await PublishCoreAsync(cloudEvent, _options.Stream, activity, cancellationToken).ConfigureAwait(false);
         return cloudEvent;
     }

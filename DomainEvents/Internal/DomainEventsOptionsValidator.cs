@@ -40,6 +40,11 @@ internal sealed class DomainEventsOptionsValidator : IValidateOptions<DomainEven
         NotNegative(options.RetryDelay, "RetryDelay", errors);
         NotNegative(options.PublishRetryDelay, "PublishRetryDelay", errors);
         NotNegative(options.PollInterval, "PollInterval", errors);
+        if (options.ReadBlockTime < TimeSpan.FromMilliseconds(1) || options.ReadBlockTime > TimeSpan.FromMinutes(5))
+        {
+            errors.Add($"DomainEventsOptions.ReadBlockTime: {options.ReadBlockTime} must be from 1 ms to 5 minutes.");
+        }
+
         if (options.ClaimIdleTime < TimeSpan.FromMilliseconds(1))
         {
             errors.Add($"DomainEventsOptions.ClaimIdleTime: {options.ClaimIdleTime} must be at least 1 ms.");

@@ -22,6 +22,12 @@ internal interface IStreamStore
 
     ValueTask<IReadOnlyList<StreamEntry>> ReadNewAsync(string stream, string group, string consumer, int count, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Reads new entries, waiting up to <paramref name="wait"/> for one to be added when there are none (returns as soon
+    /// as an entry arrives; may return empty earlier). Cancelling leaves no wait behind on the server.
+    /// </summary>
+    ValueTask<IReadOnlyList<StreamEntry>> WaitNewAsync(string stream, string group, string consumer, int count, TimeSpan wait, CancellationToken cancellationToken);
+
     /// <summary>This consumer's own pending entries after <paramref name="afterId"/> (restart: drain them first), with delivery counts.</summary>
     ValueTask<IReadOnlyList<StreamEntry>> ReadOwnPendingAsync(string stream, string group, string consumer, string afterId, int count, CancellationToken cancellationToken);
 

@@ -12,12 +12,16 @@ internal sealed class InMemoryStreamStore(TimeProvider time, int maxLength, int 
     private readonly Dictionary<string, MemoryStream> _streams = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _handled = new(StringComparer.Ordinal);
 
+    // Completed and replaced on every add, so a waiting reader wakes at once (as XREADGROUP BLOCK does).
+    private TaskCompletionSource _added = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public ValueTask AddAsync(string stream, byte[] eventJson, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         lock (_gate)
         {
             Get(stream).Add("1", System.Text.Encoding.UTF8.GetString(eventJson), time, maxLength);
+            SignalAdded();
         }
 
         return default;
@@ -39,7 +43,42 @@ internal sealed class InMemoryStreamStore(TimeProvider time, int maxLength, int 
         lock (_gate)
         {
             Get(stream).Add(version, eventField, time, maxLength);
+            SignalAdded();
         }
+    }
+
+    public async ValueTask<IReadOnlyList<StreamEntry>> WaitNewAsync(string stream, string group, string consumer, int count, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        Task added;
+        lock (_gate)
+        {
+            added = _added.Task;
+        }
+
+        IReadOnlyList<StreamEntry> entries = await ReadNewAsync(stream, group, consumer, count, cancellationToken).ConfigureAwait(false);
+        if (entries.Count > 0)
+        {
+            return entries;
+        }
+
+        try
+        {
+            // Taken before the read: an add between the read and this wait has completed it already.
+            await added.WaitAsync(wait, time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            return entries;
+        }
+
+        return await ReadNewAsync(stream, group, consumer, count, cancellationToken).ConfigureAwait(false);
+    }
+
+    private void SignalAdded()
+    {
+        TaskCompletionSource added = _added;
+        _added = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        added.TrySetResult();
     }
 
     public ValueTask EnsureGroupAsync(string stream, string group, CancellationToken cancellationToken)

@@ -4,8 +4,12 @@ using StackExchange.Redis;
 namespace Lilith.DomainEvents.Internal;
 
 /// <summary>The stream operations on Redis Streams (schema/domain-events.md, "Flows").</summary>
-internal sealed class RedisStreamStore(RedisConnectionSource connection, EventKeys keys, int maxLength, int maxDeadLetterLength) : IStreamStore, IAsyncDisposable
+internal sealed class RedisStreamStore(
+    RedisConnectionSource connection, EventKeys keys, int maxLength, int maxDeadLetterLength, TimeSpan maxReadBlock, TimeSpan pollInterval, TimeProvider time)
+    : IStreamStore, IAsyncDisposable
 {
+    private readonly BlockingStreamReader _blocking = new(connection, maxReadBlock, time);
+
     /// <summary>KEYS[1] stream, KEYS[2] handled marker; ARGV[1] group, ARGV[2] entry id, ARGV[3] window ms. Returns XACK's count.</summary>
     internal const string AckHandledScript = """
         redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
@@ -90,6 +94,23 @@ internal sealed class RedisStreamStore(RedisConnectionSource connection, EventKe
         return entries;
     }
 
+    public async ValueTask<IReadOnlyList<StreamEntry>> WaitNewAsync(string stream, string group, string consumer, int count, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        if (await _blocking.TryReadAsync(stream, keys.Stream(stream), group, consumer, count, wait, cancellationToken).ConfigureAwait(false) is { } entries)
+        {
+            return entries;
+        }
+
+        // The stream's blocking connection is not connected: read without blocking, then pause (the safety net).
+        IReadOnlyList<StreamEntry> read = await ReadNewAsync(stream, group, consumer, count, cancellationToken).ConfigureAwait(false);
+        if (read.Count == 0)
+        {
+            await Task.Delay(pollInterval < wait ? pollInterval : wait, time, cancellationToken).ConfigureAwait(false);
+        }
+
+        return read;
+    }
+
     public async ValueTask<IReadOnlyList<StreamEntry>> ReadOwnPendingAsync(string stream, string group, string consumer, string afterId, int count, CancellationToken cancellationToken)
     {
         IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
@@ -152,7 +173,11 @@ internal sealed class RedisStreamStore(RedisConnectionSource connection, EventKe
         return result;
     }
 
-    public ValueTask DisposeAsync() => connection.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _blocking.DisposeAsync().ConfigureAwait(false);
+        await connection.DisposeAsync().ConfigureAwait(false);
+    }
 
     private static StreamEntry[] Map(StackExchange.Redis.StreamEntry[] entries)
     {

@@ -18,6 +18,7 @@ internal sealed partial class StreamConsumer(
     TimeProvider time,
     ILogger<StreamConsumer> logger) : BackgroundService
 {
+    private static readonly TimeSpan MinimumWait = TimeSpan.FromMilliseconds(1);
     private readonly DomainEventsOptions _options = options.Value;
 
     /// <summary>Entries acknowledged so far (tests and the demo wait on it).</summary>
@@ -62,11 +63,14 @@ internal sealed partial class StreamConsumer(
                     nextClaim = time.GetTimestamp() + (long)(_options.ClaimInterval.TotalSeconds * time.TimestampFrequency);
                 }
 
-                IReadOnlyList<StreamEntry> entries = await store.ReadNewAsync(stream, group, consumer, _options.BatchSize, cancellationToken).ConfigureAwait(false);
+                // Waits on the server until an entry arrives, but no longer than the next claim is due.
+                TimeSpan untilClaim = TimeSpan.FromSeconds((double)(nextClaim - time.GetTimestamp()) / time.TimestampFrequency);
+                TimeSpan wait = untilClaim < _options.ReadBlockTime ? untilClaim : _options.ReadBlockTime;
+                IReadOnlyList<StreamEntry> entries = await store.WaitNewAsync(stream, group, consumer, _options.BatchSize,
+                    wait > MinimumWait ? wait : MinimumWait, cancellationToken).ConfigureAwait(false);
                 failures = 0;
                 if (entries.Count == 0)
                 {
-                    await Task.Delay(_options.PollInterval, time, cancellationToken).ConfigureAwait(false);
                     continue;
                 }
 

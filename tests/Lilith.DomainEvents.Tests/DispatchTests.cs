@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -100,6 +101,66 @@ public sealed class DispatchTests
         Assert.Equal(scopes[0], scopes[1]);
         Assert.Equal(scopes[2], scopes[3]);
         Assert.NotEqual(scopes[0], scopes[2]);
+    }
+
+    public sealed class SingletonFailing(Log log) : IDomainEventHandler<OrderShipped>
+    {
+        public ValueTask HandleAsync(OrderShipped domainEvent, CloudEvent envelope, CancellationToken cancellationToken)
+        {
+            log.Lines.Enqueue($"singleton-failing {RuntimeHelpers.GetHashCode(this)} {envelope.Id}");
+            throw new InvalidOperationException("singleton handler broke");
+        }
+    }
+
+    public sealed class SingletonWorking(Log log) : IDomainEventHandler<OrderShipped>
+    {
+        public async ValueTask HandleAsync(OrderShipped domainEvent, CloudEvent envelope, CancellationToken cancellationToken)
+        {
+            await Task.Yield();
+            log.Lines.Enqueue($"singleton-working {RuntimeHelpers.GetHashCode(this)} {domainEvent.OrderId}");
+        }
+    }
+
+    [Theory]
+    [InlineData(DispatchStrategy.Sequential)]
+    [InlineData(DispatchStrategy.Parallel)]
+    public async Task Singleton_handlers_are_resolved_once_and_still_isolate_failures(DispatchStrategy strategy)
+    {
+        var log = new Log();
+        await using ServiceProvider provider = Provider(strategy, log, b => b
+            .AddHandler<OrderShipped, SingletonFailing>(ServiceLifetime.Singleton)
+            .AddHandler<OrderShipped, SingletonWorking>(ServiceLifetime.Singleton));
+        IDomainEventDispatcher dispatcher = provider.GetRequiredService<IDomainEventDispatcher>();
+
+        DomainEventDispatchException first = await Assert.ThrowsAsync<DomainEventDispatchException>(() => dispatcher.DispatchAsync(new OrderShipped("a"), Ct).AsTask());
+        await Assert.ThrowsAsync<DomainEventDispatchException>(() => dispatcher.DispatchAsync(new OrderShipped("b"), Ct).AsTask());
+
+        Assert.Equal("1 of 2 handlers of event type 'lilith.domainevents.tests.ordershipped' failed: InvalidOperationException: singleton handler broke", first.Message);
+        string[] failing = log.Lines.Where(l => l.StartsWith("singleton-failing ", StringComparison.Ordinal)).ToArray();
+        string[] working = log.Lines.Where(l => l.StartsWith("singleton-working ", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(2, failing.Length);
+        Assert.Equal(2, working.Length);
+        Assert.Equal(failing[0].Split(' ')[1], failing[1].Split(' ')[1]);
+        Assert.Equal(working[0].Split(' ')[1], working[1].Split(' ')[1]);
+        Assert.NotEqual(failing[0].Split(' ')[2], failing[1].Split(' ')[2]);
+    }
+
+    [Fact]
+    public async Task A_transient_handler_next_to_a_singleton_one_still_gets_a_scope_per_dispatch()
+    {
+        var log = new Log();
+        await using ServiceProvider provider = Provider(DispatchStrategy.Sequential, log, b => b
+            .AddHandler<OrderShipped, SingletonWorking>(ServiceLifetime.Singleton)
+            .AddHandler<OrderShipped, WorkingHandler>());
+        IDomainEventDispatcher dispatcher = provider.GetRequiredService<IDomainEventDispatcher>();
+
+        await dispatcher.DispatchAsync(new OrderShipped("a"), Ct);
+        await dispatcher.DispatchAsync(new OrderShipped("b"), Ct);
+
+        string[] scopes = log.Lines.Where(l => l.StartsWith("working ", StringComparison.Ordinal)).Select(l => l.Split(' ')[1]).ToArray();
+        Assert.Equal(2, scopes.Length);
+        Assert.NotEqual(scopes[0], scopes[1]);
+        Assert.Equal(2, log.Lines.Count(l => l.StartsWith("singleton-working ", StringComparison.Ordinal)));
     }
 
     [Fact]

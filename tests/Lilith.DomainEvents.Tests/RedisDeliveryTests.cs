@@ -164,6 +164,99 @@ public sealed class RedisDeliveryTests(RedisFixture redis)
         await publisherHost.StopAsync(Ct);
     }
 
+    /// <summary>Connections blocked in XREADGROUP on a server (CLIENT LIST: flags containing b, last command xreadgroup).</summary>
+    private static async Task<int> BlockedReadersAsync(IConnectionMultiplexer connection)
+    {
+        string list = (string)(await connection.GetDatabase().ExecuteAsync("CLIENT", "LIST"))!;
+        return list.Split('\n').Count(line =>
+            line.Contains("cmd=xreadgroup", StringComparison.Ordinal) &&
+            line.Split(' ').Any(field => field.StartsWith("flags=", StringComparison.Ordinal) && field.Contains('b', StringComparison.Ordinal)));
+    }
+
+    private static async Task WaitForBlockedReaderAsync(IConnectionMultiplexer connection, string what)
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (await BlockedReadersAsync(connection) == 0)
+        {
+            Assert.False(deadline.IsCancellationRequested, $"Timed out after 20 s waiting until {what}.");
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+    }
+
+    private static void BlockingConsumer(DomainEventsOptions o, RedisServerProcess server)
+    {
+        o.Transport = DomainEventTransport.Redis;
+        o.ConnectionString = server.ConnectionString;
+        // Nothing but an added entry can end a read early: the server waits 60 s, claims are due every 60 s.
+        o.ReadBlockTime = TimeSpan.FromSeconds(60);
+        o.ClaimInterval = TimeSpan.FromSeconds(60);
+    }
+
+    [Fact]
+    public async Task A_consumer_blocked_on_an_empty_stream_is_woken_by_an_entry_from_any_writer_and_stops_at_once()
+    {
+        RedisServerProcess server = await redis.StartOwnedServerAsync();
+        await using IConnectionMultiplexer observer = await RedisFixture.ConnectAsync(server.ConnectionString);
+        var recorder = new Recorder();
+        using IHost consumer = EventsHost.Build(recorder, o =>
+        {
+            BlockingConsumer(o, server);
+            // The non-blocking safety net would take 60 s too: delivery within the test's bound comes from the wake-up.
+            o.PollInterval = TimeSpan.FromSeconds(60);
+        });
+        await consumer.StartAsync(Ct);
+        await WaitForBlockedReaderAsync(observer, "the consumer blocks in XREADGROUP on its own connection");
+
+        // A writer in another language: a raw XADD, no notification of any kind.
+        const string Json = """{"specversion":"1.0","id":"raw-1","source":"/ts","type":"com.example.order.placed.v1","data":{"orderId":"o-raw","total":1}}""";
+        await observer.GetDatabase().ExecuteAsync("XADD", "lilith:events:{orders}", "*", "v", "1", "event", Json);
+        await EventsHost.WaitUntilAsync(() => recorder.Successes.ContainsKey("raw-1"), TimeSpan.FromSeconds(15), "the raw entry woke the blocked consumer");
+
+        using IHost publisher = await StartPublisherAsync(server);
+        await WaitForBlockedReaderAsync(observer, "the consumer blocks again after handling");
+        CloudEvent sent = await publisher.Services.GetRequiredService<IDomainEventPublisher>().PublishAsync(new OrderPlaced("o-csharp", 2), cancellationToken: Ct);
+        await EventsHost.WaitUntilAsync(() => recorder.Successes.ContainsKey(sent.Id), TimeSpan.FromSeconds(15), "the published event woke the blocked consumer");
+
+        await WaitForBlockedReaderAsync(observer, "the consumer blocks again before it is stopped");
+        using var stopBound = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await consumer.StopAsync(stopBound.Token);
+        Assert.False(stopBound.IsCancellationRequested, "stopping waited for the 60 s read");
+        Assert.Equal(0, await BlockedReadersAsync(observer));
+    }
+
+    [Fact]
+    public async Task A_blocked_consumer_blocks_again_and_consumes_after_the_server_is_killed_and_restarted()
+    {
+        RedisServerProcess server = await redis.StartOwnedServerAsync();
+        var recorder = new Recorder();
+        using IHost consumer = EventsHost.Build(recorder, o => BlockingConsumer(o, server));
+        await consumer.StartAsync(Ct);
+        await using IConnectionMultiplexer observer = await RedisFixture.ConnectAsync(server.ConnectionString);
+        await WaitForBlockedReaderAsync(observer, "the consumer blocks before the kill");
+
+        await server.KillAsync();
+        await server.RestartAsync(Ct);
+        // The blocked read died with the server; the consumer's own connection reconnects and blocks again.
+        await WaitForBlockedReaderAsync(observer, "the consumer blocks again after the restart");
+        using IHost publisher = await StartPublisherAsync(server);
+        CloudEvent sent = await publisher.Services.GetRequiredService<IDomainEventPublisher>().PublishAsync(new OrderPlaced("after-restart", 3), cancellationToken: Ct);
+
+        await EventsHost.WaitUntilAsync(() => recorder.Successes.ContainsKey(sent.Id), TimeSpan.FromSeconds(15), "the event published after the restart woke the consumer");
+        await consumer.StopAsync(Ct);
+    }
+
+    private static async Task<IHost> StartPublisherAsync(RedisServerProcess server)
+    {
+        IHost host = EventsHost.Build(new Recorder(), o =>
+        {
+            o.Transport = DomainEventTransport.Redis;
+            o.ConnectionString = server.ConnectionString;
+            o.ConsumeStreams = false;
+        }, handler: false);
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        return host;
+    }
+
     [Fact]
     public async Task An_entry_written_with_raw_XADD_in_the_schema_format_reaches_the_CSharp_handler()
     {

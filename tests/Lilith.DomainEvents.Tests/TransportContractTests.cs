@@ -125,6 +125,21 @@ public abstract class TransportContractTests
     }
 
     [Fact]
+    public async Task A_waiting_read_returns_the_entry_added_while_it_waits()
+    {
+        using IHost host = Build(new Recorder(), o => o.ConsumeStreams = false);
+        IStreamStore store = host.Services.GetRequiredService<IStreamStore>();
+        await store.EnsureGroupAsync("orders", "billing", Ct);
+        Task<IReadOnlyList<Internal.StreamEntry>> waiting = store.WaitNewAsync("orders", "billing", "billing-1", 10, TimeSpan.FromSeconds(60), Ct).AsTask();
+
+        await AddRawAsync(host, "orders", "1", "{}");
+
+        // The wait is 60 s: returning within the bound means the add ended it.
+        Internal.StreamEntry entry = Assert.Single(await waiting.WaitAsync(Within, Ct));
+        Assert.Equal("{}", entry.Event);
+    }
+
+    [Fact]
     public async Task Stale_pending_entries_of_a_dead_consumer_are_claimed_and_handled()
     {
         var recorder = new Recorder();
