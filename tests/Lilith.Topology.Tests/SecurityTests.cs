@@ -13,6 +13,7 @@ namespace Lilith.Topology.Tests;
 /// Every package as an ACL user whose keys and channels are limited to its prefix, over plain TCP (the package's own
 /// ConnectionString option) and over TLS (a certificate made at test time); no log line ever holds the password.
 /// </summary>
+[Trait("Redis", "own-servers")]
 public sealed class SecurityTests(RedisFixture redis)
 {
     private const string User = "lilith-app";

@@ -14,6 +14,7 @@ namespace Lilith.Topology.Tests;
 /// the master mid-run: the packages follow the new master by themselves, and what they promise holds or its loss is
 /// signalled. Each test owns its master, replica and three sentinels; every wait is bounded.
 /// </summary>
+[Trait("Redis", "own-servers")]
 public sealed class SentinelFailoverTests(RedisFixture redis)
 {
     private static readonly TimeSpan Within = TimeSpan.FromSeconds(20);
