@@ -19,11 +19,23 @@ public enum RedisSource
     Process,
 }
 
+/// <summary>The shape of the shared test Redis, chosen with <c>LILITH_TEST_TOPOLOGY</c>.</summary>
+public enum RedisTopology
+{
+    /// <summary>One server (the default).</summary>
+    Standalone,
+
+    /// <summary>A 3-master Redis Cluster on loopback (<c>LILITH_TEST_TOPOLOGY=cluster</c>).</summary>
+    Cluster,
+}
+
 /// <summary>
 /// The real Redis every integration test uses. Picks, in order: <c>REDIS_URL</c>; a Testcontainers.Redis
 /// container when a Docker engine answers within two seconds; a <c>redis-server</c> from PATH on a free
 /// loopback port. The server starts on first use, so tests that need no Redis start none. Each test takes
 /// a unique key prefix from <see cref="NewPrefix"/> and so runs in parallel with the others.
+/// With <c>LILITH_TEST_TOPOLOGY=cluster</c> (and no <c>REDIS_URL</c>) the shared server is a 3-master Redis Cluster of
+/// <c>redis-server</c> processes instead, so the same tests run against a cluster.
 /// </summary>
 public sealed class RedisFixture : IAsyncLifetime
 {
@@ -31,6 +43,9 @@ public sealed class RedisFixture : IAsyncLifetime
     public const string NoRedisMessage =
         "No Redis server for the tests. Set REDIS_URL (redis://host:port), start a Docker engine, " +
         "or install redis-server on PATH (Debian: apt-get install redis-server; build/test.sh does this when run as root).";
+
+    /// <summary>The environment variable that picks <see cref="Topology"/>: <c>standalone</c> (default) or <c>cluster</c>.</summary>
+    public const string TopologyVariable = "LILITH_TEST_TOPOLOGY";
 
     private static readonly string RunId = Guid.NewGuid().ToString("N")[..8];
     private static int _prefixCounter;
@@ -40,6 +55,13 @@ public sealed class RedisFixture : IAsyncLifetime
     private IConnectionMultiplexer? _shared;
     private RedisServerProcess? _process;
     private RedisContainer? _container;
+    private RedisClusterProcesses? _cluster;
+
+    /// <summary>The topology of the shared server, read from <c>LILITH_TEST_TOPOLOGY</c>.</summary>
+    public static RedisTopology Topology { get; } = ReadTopology(Environment.GetEnvironmentVariable(TopologyVariable));
+
+    /// <summary>The shared cluster when <see cref="Topology"/> is <see cref="RedisTopology.Cluster"/> and the fixture started it, else null.</summary>
+    public RedisClusterProcesses? OwnedCluster => _cluster;
 
     /// <summary>Where the shared server came from; known after the first use.</summary>
     public RedisSource? Source { get; private set; }
@@ -82,14 +104,29 @@ public sealed class RedisFixture : IAsyncLifetime
     /// </summary>
     public async Task<RedisServerProcess> StartOwnedServerAsync(IReadOnlyList<string>? extraArguments = null)
     {
-        if (Environment.GetEnvironmentVariable("REDIS_URL") is { Length: > 0 })
-        {
-            Assert.Skip("Fault tests kill and restart a server the fixture owns; REDIS_URL names an external server. Unset REDIS_URL to run them.");
-        }
+        SkipWhenExternal("Fault tests kill and restart a server the fixture owns");
+        return Own(await RedisServerProcess.StartAsync(extraArguments).ConfigureAwait(false));
+    }
 
-        RedisServerProcess server = await RedisServerProcess.StartAsync(extraArguments).ConfigureAwait(false);
-        _owned.Add(server);
-        return server;
+    /// <summary>A 3-master Redis Cluster of the test's own, stopped with the fixture (skipped when <c>REDIS_URL</c> is set).</summary>
+    public async Task<RedisClusterProcesses> StartOwnedClusterAsync()
+    {
+        SkipWhenExternal("Cluster tests start a cluster of their own");
+        return Own(await RedisClusterProcesses.StartAsync().ConfigureAwait(false));
+    }
+
+    /// <summary>Master, replica and three sentinels of the test's own, stopped with the fixture (skipped when <c>REDIS_URL</c> is set).</summary>
+    public async Task<RedisSentinelSet> StartOwnedSentinelSetAsync()
+    {
+        SkipWhenExternal("Sentinel tests start master, replica and sentinels of their own");
+        return Own(await RedisSentinelSet.StartAsync().ConfigureAwait(false));
+    }
+
+    /// <summary>A TLS-only server of the test's own with <paramref name="tls"/>'s certificate, stopped with the fixture.</summary>
+    public async Task<RedisServerProcess> StartOwnedTlsServerAsync(RedisTlsFiles tls, IReadOnlyList<string>? extraArguments = null)
+    {
+        SkipWhenExternal("TLS tests start a TLS-only server of their own");
+        return Own(await RedisServerProcess.StartTlsAsync(tls, extraArguments).ConfigureAwait(false));
     }
 
     /// <summary>Connects to <paramref name="connectionString"/> with settings suited to tests (no abort on connect failure, short timeouts).</summary>
@@ -101,6 +138,29 @@ public sealed class RedisFixture : IAsyncLifetime
         options.SyncTimeout = 5000;
         options.AsyncTimeout = 5000;
         return await ConnectionMultiplexer.ConnectAsync(options).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads <c>LILITH_TEST_TOPOLOGY</c>; an unknown value is an error, not a silent standalone run.</summary>
+    public static RedisTopology ReadTopology(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "standalone" => RedisTopology.Standalone,
+        "cluster" => RedisTopology.Cluster,
+        _ => throw new InvalidOperationException($"{TopologyVariable}='{value}' is not a topology the tests know; use standalone or cluster."),
+    };
+
+    private static void SkipWhenExternal(string what)
+    {
+        if (Environment.GetEnvironmentVariable("REDIS_URL") is { Length: > 0 })
+        {
+            Assert.Skip($"{what}; REDIS_URL names an external server. Unset REDIS_URL to run them.");
+        }
+    }
+
+    private T Own<T>(T owned)
+        where T : IAsyncDisposable
+    {
+        _owned.Add(owned);
+        return owned;
     }
 
     /// <inheritdoc />
@@ -126,6 +186,11 @@ public sealed class RedisFixture : IAsyncLifetime
             await _container.DisposeAsync().ConfigureAwait(false);
         }
 
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync().ConfigureAwait(false);
+        }
+
         _startGate.Dispose();
     }
 
@@ -148,6 +213,12 @@ public sealed class RedisFixture : IAsyncLifetime
             {
                 Source = RedisSource.External;
                 _connectionString = url;
+            }
+            else if (Topology == RedisTopology.Cluster)
+            {
+                Source = RedisSource.Process;
+                _cluster = await RedisClusterProcesses.StartAsync().ConfigureAwait(false);
+                _connectionString = _cluster.ConnectionString;
             }
             else if (await DockerEngine.AnswersAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false))
             {

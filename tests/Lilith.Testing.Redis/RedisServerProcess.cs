@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Text;
 
 namespace Lilith.Testing.Redis;
@@ -15,7 +17,9 @@ public sealed class RedisServerProcess : IAsyncDisposable
 {
     private static readonly ConcurrentDictionary<RedisServerProcess, byte> Live = new();
     private readonly string _executable;
+    private readonly IReadOnlyList<string> _leadingArguments;
     private readonly IReadOnlyList<string> _extraArguments;
+    private readonly RedisTlsFiles? _tls;
     private readonly ConcurrentQueue<string> _output = new();
     private Process? _process;
 
@@ -30,38 +34,64 @@ public sealed class RedisServerProcess : IAsyncDisposable
         };
     }
 
-    private RedisServerProcess(string executable, int port, IReadOnlyList<string> extraArguments)
+    private RedisServerProcess(string executable, int port, IReadOnlyList<string> leadingArguments, IReadOnlyList<string> extraArguments, RedisTlsFiles? tls)
     {
         _executable = executable;
         Port = port;
+        _leadingArguments = leadingArguments;
         _extraArguments = extraArguments;
+        _tls = tls;
     }
 
     /// <summary>The loopback port the server listens on; it stays the same across restarts.</summary>
     public int Port { get; }
 
-    /// <summary>A StackExchange.Redis configuration string for the server.</summary>
-    public string ConnectionString => $"127.0.0.1:{Port}";
+    /// <summary>A StackExchange.Redis configuration string for the server (with <c>ssl=true</c> when it speaks TLS only).</summary>
+    public string ConnectionString => _tls is null ? $"127.0.0.1:{Port}" : $"127.0.0.1:{Port},ssl=true,sslHost=localhost";
+
+    /// <summary>The test certificates of a TLS-only server, else null.</summary>
+    public RedisTlsFiles? Tls => _tls;
 
     /// <summary>Whether the process is running now.</summary>
     public bool IsRunning => _process is { HasExited: false };
 
     /// <summary>The path of <c>redis-server</c> on PATH (or in the usual Debian folders), or null.</summary>
-    public static string? FindExecutable()
+    public static string? FindExecutable() => FindTool("redis-server");
+
+    /// <summary>The path of a Redis tool (<c>redis-server</c>, <c>redis-cli</c>) on PATH or in the usual Debian folders, or null.</summary>
+    public static string? FindTool(string name)
     {
         IEnumerable<string> folders = (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             .Concat(["/usr/bin", "/usr/local/bin", "/usr/sbin"]);
-        return folders.Select(folder => Path.Combine(folder, "redis-server")).FirstOrDefault(File.Exists);
+        return folders.Select(folder => Path.Combine(folder, name)).FirstOrDefault(File.Exists);
     }
 
     /// <summary>Starts a server on a free loopback port and waits until it answers PING.</summary>
     /// <param name="extraArguments">More <c>redis-server</c> arguments, e.g. <c>--cluster-enabled yes</c>.</param>
     /// <param name="cancellationToken">Stops the wait.</param>
-    public static async Task<RedisServerProcess> StartAsync(IReadOnlyList<string>? extraArguments = null, CancellationToken cancellationToken = default)
+    public static Task<RedisServerProcess> StartAsync(IReadOnlyList<string>? extraArguments = null, CancellationToken cancellationToken = default) =>
+        StartAsync([], extraArguments ?? [], tls: null, cancellationToken);
+
+    /// <summary>
+    /// Starts a server that accepts TLS connections only (no plain port), with the certificate of <paramref name="tls"/>,
+    /// on a free loopback port, and waits until it answers PING over TLS.
+    /// </summary>
+    public static Task<RedisServerProcess> StartTlsAsync(RedisTlsFiles tls, IReadOnlyList<string>? extraArguments = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tls);
+        return StartAsync([], extraArguments ?? [], tls, cancellationToken);
+    }
+
+    /// <summary>Starts a Sentinel (<c>redis-server &lt;config&gt; --sentinel</c>) on a free loopback port with the given configuration file.</summary>
+    public static Task<RedisServerProcess> StartSentinelAsync(string configFile, CancellationToken cancellationToken = default) =>
+        StartAsync([configFile, "--sentinel"], [], tls: null, cancellationToken);
+
+    private static async Task<RedisServerProcess> StartAsync(
+        IReadOnlyList<string> leadingArguments, IReadOnlyList<string> extraArguments, RedisTlsFiles? tls, CancellationToken cancellationToken)
     {
         string executable = FindExecutable() ?? throw new InvalidOperationException(RedisFixture.NoRedisMessage);
-        var server = new RedisServerProcess(executable, FreeLoopbackPort(), extraArguments ?? []);
+        var server = new RedisServerProcess(executable, FreeLoopbackPort(), leadingArguments, extraArguments, tls);
         Live.TryAdd(server, 0);
         try
         {
@@ -128,9 +158,15 @@ public sealed class RedisServerProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        string port = Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string[] listen = _tls is null
+            ? ["--port", port]
+            : ["--port", "0", "--tls-port", port, "--tls-cert-file", _tls.ServerCertificateFile, "--tls-key-file", _tls.ServerKeyFile,
+               "--tls-ca-cert-file", _tls.CaCertificateFile, "--tls-auth-clients", "no"];
         string[] arguments =
         [
-            "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            .. _leadingArguments,
+            .. listen,
             "--bind", "127.0.0.1",
             "--save", string.Empty,
             "--appendonly", "no",
@@ -162,7 +198,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
                     $"redis-server on port {Port} exited with code {process.ExitCode} at start:{Environment.NewLine}{string.Join(Environment.NewLine, _output)}");
             }
 
-            if (await AnswersPingAsync(Port, deadline.Token).ConfigureAwait(false))
+            if (await AnswersPingAsync(Port, _tls is not null, deadline.Token).ConfigureAwait(false))
             {
                 return;
             }
@@ -191,17 +227,32 @@ public sealed class RedisServerProcess : IAsyncDisposable
         }
     }
 
-    private static async Task<bool> AnswersPingAsync(int port, CancellationToken cancellationToken)
+    private static async Task<bool> AnswersPingAsync(int port, bool tls, CancellationToken cancellationToken)
     {
         try
         {
             using var client = new TcpClient();
             await client.ConnectAsync(IPAddress.Loopback, port, cancellationToken).ConfigureAwait(false);
-            NetworkStream stream = client.GetStream();
-            await stream.WriteAsync("PING\r\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
-            byte[] buffer = new byte[64];
-            int read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-            return Encoding.ASCII.GetString(buffer, 0, read).StartsWith("+PONG", StringComparison.Ordinal);
+            Stream stream = client.GetStream();
+            if (tls)
+            {
+                // Only "does it answer" is asked here; the tests' own connections check the certificate.
+                var ssl = new SslStream(stream, leaveInnerStreamOpen: false, (_, _, _, _) => true);
+                await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "localhost" }, cancellationToken).ConfigureAwait(false);
+                stream = ssl;
+            }
+
+            await using (stream.ConfigureAwait(false))
+            {
+                await stream.WriteAsync("PING\r\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
+                byte[] buffer = new byte[64];
+                int read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+                return Encoding.ASCII.GetString(buffer, 0, read).StartsWith("+PONG", StringComparison.Ordinal);
+            }
+        }
+        catch (AuthenticationException)
+        {
+            return false;
         }
         catch (SocketException)
         {
