@@ -16,7 +16,7 @@ const { values: o } = parseArgs({
   args: rest,
   options: Object.fromEntries(['url', 'prefix', 'env', 'file', 'host', 'port', 'service', 'ttl', 'token', 'id', 'zone', 'tags', 'version',
     'count', 'timeout-ms', 'name', 'wait-ms', 'breaker', 'state', 'break-ms', 'opens', 'instance', 'stream', 'type', 'source',
-    'subject', 'data', 'group', 'consumer'].map((n) => [n, { type: 'string' }])),
+    'subject', 'data', 'group', 'consumer', 'max-poll-ms'].map((n) => [n, { type: 'string' }])),
 });
 const int = (name, fallback) => (o[name] === undefined ? fallback : Number.parseInt(o[name], 10));
 const prefix = o.prefix ?? 'lilith';
@@ -37,7 +37,7 @@ const commands = {
   'discovery-deregister': () => discovery.deregister(redis, prefix, o.service, o.id),
   'discovery-resolve': () => discovery.resolve(redis, prefix, o.service),
   'discovery-watch': () => discovery.watch(subscriber(), prefix, o.service, int('count', 1), int('timeout-ms', 10000), () => say({ subscribed: true })),
-  'lock-acquire': () => (o['wait-ms'] ? lock.acquireWaiting(redis, subscriber(), prefix, o.name, int('ttl', 30000), int('wait-ms'), () => say({ subscribed: true }))
+  'lock-acquire': () => (o['wait-ms'] ? lock.acquireWaiting(redis, subscriber(), prefix, o.name, int('ttl', 30000), int('wait-ms'), () => say({ subscribed: true }), int('max-poll-ms', 500))
     : lock.acquire(redis, prefix, o.name, int('ttl', 30000))),
   'lock-renew': () => lock.renew(redis, prefix, o.name, o.token, int('ttl', 30000)),
   'lock-release': () => lock.release(redis, prefix, o.name, o.token),

@@ -15,7 +15,7 @@ from lilith_schema import addresses, breaker, discovery, events, lock
 
 OPTIONS = ["url", "prefix", "env", "file", "host", "port", "service", "ttl", "token", "id", "zone", "tags", "version", "count",
            "timeout-ms", "name", "wait-ms", "breaker", "state", "break-ms", "opens", "instance", "stream", "type", "source",
-           "subject", "data", "group", "consumer"]
+           "subject", "data", "group", "consumer", "max-poll-ms"]
 parser = argparse.ArgumentParser(prog="cli.py")
 parser.add_argument("command")
 for option in OPTIONS:
@@ -52,7 +52,7 @@ COMMANDS = {
     "discovery-resolve": lambda: discovery.resolve(r, prefix, o["service"]),
     "discovery-watch": lambda: discovery.watch(r, prefix, o["service"], num("count", 1), num("timeout-ms", 10000), lambda: say({"subscribed": True})),
     "lock-acquire": lambda: lock.acquire_waiting(r, prefix, o["name"], num("ttl", 30000), num("wait-ms"),
-                                          lambda: say({"subscribed": True}))
+                                          lambda: say({"subscribed": True}), num("max-poll-ms", 500))
     if o["wait_ms"] else lock.acquire(r, prefix, o["name"], num("ttl", 30000)),
     "lock-renew": lambda: lock.renew(r, prefix, o["name"], o["token"], num("ttl", 30000)),
     "lock-release": lambda: lock.release(r, prefix, o["name"], o["token"]),

@@ -17,26 +17,32 @@ export async function acquire(redis, prefix, name, ttlMs) {
   return granted === 1 ? { acquired: true, token, fence: value } : { acquired: false, pttl: value };
 }
 
-/** The documented wait: subscribe to the released channel, try again on a release message or the poll pause. */
-/** Calls onReady once subscribed (or at once when the first try wins). */
-export async function acquireWaiting(redis, subscriber, prefix, name, ttlMs, waitMs, onReady) {
+/**
+ * The documented wait: subscribe to the released channel, try again on a release message or the poll pause.
+ * Calls onReady once subscribed (or at once when the first try wins); the result says what woke the winning try.
+ */
+export async function acquireWaiting(redis, subscriber, prefix, name, ttlMs, waitMs, onReady, maxPollMs = 500) {
   const deadline = Date.now() + waitMs;
   let result = await acquire(redis, prefix, name, ttlMs);
-  if (result.acquired || waitMs <= 0) { onReady(); return result; }
+  if (result.acquired || waitMs <= 0) { onReady(); return { ...result, wokenBy: 'first-try' }; }
   const channel = keys(prefix, name).released;
   let wake = () => {};
   subscriber.on('message', (ch) => { if (ch === channel) wake(); });
   await subscriber.subscribe(channel);
   onReady();
   let pause = 10;
+  let wokenBy = 'first-try';
   try {
     for (;;) {
       result = await acquire(redis, prefix, name, ttlMs);
       const left = deadline - Date.now();
-      if (result.acquired || left <= 0) return result;
+      if (result.acquired || left <= 0) return { ...result, wokenBy };
       const bound = Math.min(pause, result.pttl >= 0 ? result.pttl + 1 : pause, left);
-      await new Promise((resolve) => { const t = setTimeout(resolve, bound); wake = () => { clearTimeout(t); resolve(); }; });
-      pause = Math.min(pause * 2, 500);
+      wokenBy = await new Promise((resolve) => {
+        const t = setTimeout(() => resolve('poll'), bound);
+        wake = () => { clearTimeout(t); resolve('release-message'); };
+      });
+      pause = Math.min(pause * 2, maxPollMs);
     }
   } finally {
     await subscriber.unsubscribe(channel);

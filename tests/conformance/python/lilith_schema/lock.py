@@ -20,28 +20,29 @@ def acquire(r, prefix, name, ttl_ms):
     return {"acquired": True, "token": token, "fence": value} if granted == 1 else {"acquired": False, "pttl": value}
 
 
-def acquire_waiting(r, prefix, name, ttl_ms, wait_ms, on_ready):
+def acquire_waiting(r, prefix, name, ttl_ms, wait_ms, on_ready, max_poll_ms=500):
     """The documented wait: subscribe to the released channel, try again on a release message or the poll pause.
-    Calls on_ready once subscribed (or at once when the first try wins)."""
+    Calls on_ready once subscribed (or at once when the first try wins); the result says what woke the winning try."""
     deadline = time.monotonic() + wait_ms / 1000
     result = acquire(r, prefix, name, ttl_ms)
     if result["acquired"] or wait_ms <= 0:
         on_ready()
-        return result
+        return {**result, "wokenBy": "first-try"}
     pubsub = r.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(key(C, "released-channel", prefix=prefix, name=name))
     pubsub.get_message(timeout=1.0)  # the subscribe confirmation
     on_ready()
     pause = 0.010
+    woken_by = "first-try"
     try:
         while True:
             result = acquire(r, prefix, name, ttl_ms)
             left = deadline - time.monotonic()
             if result["acquired"] or left <= 0:
-                return result
+                return {**result, "wokenBy": woken_by}
             bound = min(pause, (result["pttl"] + 1) / 1000 if result["pttl"] >= 0 else pause, left)
-            pubsub.get_message(timeout=bound)
-            pause = min(pause * 2, 0.5)
+            woken_by = "release-message" if pubsub.get_message(timeout=bound) else "poll"
+            pause = min(pause * 2, max_poll_ms / 1000)
     finally:
         pubsub.close()
 
