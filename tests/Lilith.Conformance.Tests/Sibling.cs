@@ -57,8 +57,13 @@ internal sealed class Sibling(string language, string url, string prefix)
         _ => throw new ArgumentOutOfRangeException(nameof(language), language, "node or python"),
     };
 
+    /// <summary>The program: this repository's (tests/conformance/&lt;language&gt;/cli), or a sibling package's own from LILITH_NODE_CLI / LILITH_PYTHON_CLI.</summary>
+    private string Program => language == "node"
+        ? Environment.GetEnvironmentVariable("LILITH_NODE_CLI") is { Length: > 0 } nodeCli ? nodeCli : "node/cli.mjs"
+        : Environment.GetEnvironmentVariable("LILITH_PYTHON_CLI") is { Length: > 0 } pythonCli ? pythonCli : "python/cli.py";
+
     private IEnumerable<string> Arguments(string command, string[] arguments) =>
-        [language == "node" ? "node/cli.mjs" : "python/cli.py", command, "--url", url, "--prefix", prefix, .. arguments];
+        [Program, command, "--url", url, "--prefix", prefix, .. arguments];
 
     /// <summary>The redis:// URL of a StackExchange.Redis configuration string ("host:port,options" or a URL already).</summary>
     private static string UrlOf(string connectionString) =>
