@@ -17,7 +17,7 @@ OPTIONS = ["url", "prefix", "env", "file", "host", "port", "service", "ttl", "to
            "timeout-ms", "name", "wait-ms", "breaker", "state", "break-ms", "opens", "instance", "stream", "type", "source",
            "subject", "data", "group", "consumer", "max-poll-ms"]
 parser = argparse.ArgumentParser(prog="cli.py")
-parser.add_argument("command")
+parser.add_argument("command", nargs="?", default="")
 for option in OPTIONS:
     parser.add_argument("--" + option)
 o = vars(parser.parse_args())
