@@ -26,8 +26,10 @@ public sealed class DiscoveryConformanceTests(RedisFixture redis)
         JsonElement registered = await sibling.RunAsync("discovery-register", "--service", "orders", "--id", $"orders-{language}",
             "--host", "10.1.2.3", "--port", "9001", "--zone", "eu-1a", "--tags", "grpc,edge", "--version", "2.1.0", "--ttl", "15000");
         Assert.True(registered.GetProperty("written").GetBoolean());
-        await Eventually.TrueAsync(() => events.Any(e => e.Kind == DiscoveryEventKind.Registered && e.InstanceId == $"orders-{language}"), "C# watcher gets the registered event");
-        DiscoveryEvent e = events.First(e => e.Kind == DiscoveryEventKind.Registered);
+        // Received from the events channel, not found by a reload (IsResync): the channel name and the event JSON are shared.
+        await Eventually.TrueAsync(() => events.Any(e => e.Kind == DiscoveryEventKind.Registered && e.InstanceId == $"orders-{language}" && !e.IsResync),
+            "C# watcher gets the registered event from the events channel");
+        DiscoveryEvent e = events.First(e => e.Kind == DiscoveryEventKind.Registered && !e.IsResync);
         Assert.Equal("orders", e.Service);
         Assert.Equal(registered.GetProperty("revision").GetInt64(), e.Revision);
         Assert.Equal(9001, e.Instance!.Port);
@@ -43,7 +45,8 @@ public sealed class DiscoveryConformanceTests(RedisFixture redis)
 
         Assert.True((await sibling.RunAsync("discovery-heartbeat", "--service", "orders", "--id", $"orders-{language}", "--ttl", "15000")).GetProperty("renewed").GetBoolean());
         Assert.True((await sibling.RunAsync("discovery-deregister", "--service", "orders", "--id", $"orders-{language}")).GetProperty("removed").GetBoolean());
-        await Eventually.TrueAsync(() => events.Any(e => e.Kind == DiscoveryEventKind.Deregistered && e.InstanceId == $"orders-{language}"), "C# watcher gets the deregistered event");
+        await Eventually.TrueAsync(() => events.Any(e => e.Kind == DiscoveryEventKind.Deregistered && e.InstanceId == $"orders-{language}" && !e.IsResync),
+            "C# watcher gets the deregistered event from the events channel");
         await Eventually.TrueAsync(async () => (await resolver.ResolveAsync("orders", cancellationToken: Ct)).Count == 0, "C# drops the deregistered instance");
         await stop.CancelAsync();
         await pump;
