@@ -57,8 +57,7 @@ public sealed class RetryPresetsTests
     public async Task Database_preset_retries_timeouts_three_times_exponentially_and_not_programming_errors()
     {
         RetryStrategyOptions preset = RetryPresets.Database();
-        Assert.Equal((DelayBackoffType.Exponential, 3, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2), true),
-            (preset.BackoffType, preset.MaxRetryAttempts, preset.Delay, preset.MaxDelay, preset.UseJitter));
+        Assert.Equal((DelayBackoffType.Exponential, 3, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2), true), Backoff(preset));
         Assert.True(await Handles(preset, new TimeoutException()));
         Assert.True(await Handles(preset, new TimeoutRejectedException()));
         Assert.False(await Handles(preset, new InvalidOperationException()));
@@ -69,8 +68,7 @@ public sealed class RetryPresetsTests
     public async Task Http_preset_retries_network_errors_timeouts_429_and_5xx_but_not_other_answers()
     {
         RetryStrategyOptions preset = RetryPresets.HttpApi();
-        Assert.Equal((DelayBackoffType.Exponential, 3, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(5), true),
-            (preset.BackoffType, preset.MaxRetryAttempts, preset.Delay, preset.MaxDelay, preset.UseJitter));
+        Assert.Equal((DelayBackoffType.Exponential, 3, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(5), true), Backoff(preset));
         Assert.True(await Handles(preset, new HttpRequestException()));
         Assert.True(await Handles(preset, new TimeoutRejectedException()));
         foreach (HttpStatusCode retried in new[] { HttpStatusCode.RequestTimeout, HttpStatusCode.TooManyRequests, HttpStatusCode.InternalServerError, HttpStatusCode.ServiceUnavailable })
@@ -87,6 +85,9 @@ public sealed class RetryPresetsTests
 
         Assert.False(await Handles(preset, new InvalidOperationException()));
     }
+
+    private static (DelayBackoffType, int, TimeSpan, TimeSpan?, bool) Backoff(RetryStrategyOptions o) =>
+        (o.BackoffType, o.MaxRetryAttempts, o.Delay, o.MaxDelay, o.UseJitter);
 
     private static ValueTask<bool> Handles(RetryStrategyOptions options, Exception exception) =>
         options.ShouldHandle(new RetryPredicateArguments<object>(ResilienceContextPool.Shared.Get(), Outcome.FromException<object>(exception), 0));

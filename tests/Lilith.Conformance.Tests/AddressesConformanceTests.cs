@@ -5,7 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Lilith.Conformance.Tests;
 
 /// <summary>schema/service-addresses.md from both sides: the published registry of an environment and host:port claims.</summary>
-public sealed class AddressesConformanceTests : IDisposable
+public sealed class AddressesConformanceTests : ConformanceScenario, IDisposable
 {
     private const string Registry = """
         {
@@ -19,22 +19,16 @@ public sealed class AddressesConformanceTests : IDisposable
         }
         """;
 
-    private readonly RedisFixture redis;
     private readonly string _file = Path.Combine(Path.GetTempPath(), $"lilith-registry-{Guid.NewGuid():N}.json");
 
     public AddressesConformanceTests(RedisFixture redis)
-    {
-        this.redis = redis;
-        File.WriteAllText(_file, Registry);
-    }
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+        : base(redis) => File.WriteAllText(_file, Registry);
 
     [Theory]
     [MemberData(nameof(Sibling.Languages), MemberType = typeof(Sibling))]
     public async Task Sibling_publishes_the_registry_and_claims_a_port_and_CSharp_reads_both(string language)
     {
-        Sibling sibling = await Sibling.CreateAsync(language, redis);
+        Sibling sibling = await SiblingAsync(language);
         await using ServiceProvider services = await AddressesAsync(sibling.Prefix);
         IServiceAddressStore store = services.GetRequiredService<IServiceAddressStore>();
 
@@ -63,7 +57,7 @@ public sealed class AddressesConformanceTests : IDisposable
     [MemberData(nameof(Sibling.Languages), MemberType = typeof(Sibling))]
     public async Task CSharp_publishes_the_registry_and_claims_a_port_and_the_sibling_reads_both(string language)
     {
-        Sibling sibling = await Sibling.CreateAsync(language, redis);
+        Sibling sibling = await SiblingAsync(language);
         await using ServiceProvider services = await AddressesAsync(sibling.Prefix);
         IServiceAddressStore store = services.GetRequiredService<IServiceAddressStore>();
 
@@ -98,7 +92,7 @@ public sealed class AddressesConformanceTests : IDisposable
     private async Task<ServiceProvider> AddressesAsync(string prefix)
     {
         var services = new ServiceCollection();
-        services.AddSingleton(await redis.NewConnectionAsync());
+        services.AddSingleton(await Redis.NewConnectionAsync());
         services.AddServiceAddresses(_file, o =>
         {
             o.Backend = ServiceAddressesBackend.Redis;

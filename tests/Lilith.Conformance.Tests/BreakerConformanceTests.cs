@@ -6,16 +6,14 @@ using BrokenCircuitException = Polly.CircuitBreaker.BrokenCircuitException;
 namespace Lilith.Conformance.Tests;
 
 /// <summary>schema/circuit-breaker.md from both sides: the shared state key and the changed channel.</summary>
-public sealed class BreakerConformanceTests(RedisFixture redis)
+public sealed class BreakerConformanceTests(RedisFixture redis) : ConformanceScenario(redis)
 {
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
     [Theory]
     [MemberData(nameof(Sibling.Languages), MemberType = typeof(Sibling))]
     public async Task CSharp_opens_the_breaker_and_the_sibling_sees_it_open_then_closed(string language)
     {
-        Sibling sibling = await Sibling.CreateAsync(language, redis);
-        await using IBreakerStateStore store = BreakerStateStore.CreateRedis(await redis.NewConnectionAsync(), sibling.Prefix, "dotnet-1");
+        Sibling sibling = await SiblingAsync(language);
+        await using IBreakerStateStore store = BreakerStateStore.CreateRedis(await Redis.NewConnectionAsync(), sibling.Prefix, "dotnet-1");
         (ResiliencePipeline pipeline, CircuitBreakerControl control) = Breaker(store);
 
         await Fail(pipeline);
@@ -36,8 +34,8 @@ public sealed class BreakerConformanceTests(RedisFixture redis)
     [MemberData(nameof(Sibling.Languages), MemberType = typeof(Sibling))]
     public async Task Sibling_opens_the_breaker_and_CSharp_rejects_calls_then_closes_when_the_sibling_closes_it(string language)
     {
-        Sibling sibling = await Sibling.CreateAsync(language, redis);
-        await using IBreakerStateStore store = BreakerStateStore.CreateRedis(await redis.NewConnectionAsync(), sibling.Prefix, "dotnet-1", TimeSpan.FromMilliseconds(200));
+        Sibling sibling = await SiblingAsync(language);
+        await using IBreakerStateStore store = BreakerStateStore.CreateRedis(await Redis.NewConnectionAsync(), sibling.Prefix, "dotnet-1", TimeSpan.FromMilliseconds(200));
         (ResiliencePipeline pipeline, CircuitBreakerControl control) = Breaker(store);
         Assert.Equal(1, (await Succeed(pipeline)).Result);
 

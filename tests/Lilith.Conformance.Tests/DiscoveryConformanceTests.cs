@@ -6,15 +6,13 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Lilith.Conformance.Tests;
 
 /// <summary>schema/service-discovery.md from both sides: instances hash, expiry zset, revision, index sets and events channel.</summary>
-public sealed class DiscoveryConformanceTests(RedisFixture redis)
+public sealed class DiscoveryConformanceTests(RedisFixture redis) : ConformanceScenario(redis)
 {
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
     [Theory]
     [MemberData(nameof(Sibling.Languages), MemberType = typeof(Sibling))]
     public async Task Sibling_registers_and_the_CSharp_resolver_returns_it_and_raises_registered_and_deregistered(string language)
     {
-        Sibling sibling = await Sibling.CreateAsync(language, redis);
+        Sibling sibling = await SiblingAsync(language);
         await using ServiceProvider services = await DiscoveryAsync(sibling.Prefix);
         IServiceResolver resolver = services.GetRequiredService<IServiceResolver>();
         Assert.Empty(await resolver.ResolveAsync("orders", cancellationToken: Ct));
@@ -56,7 +54,7 @@ public sealed class DiscoveryConformanceTests(RedisFixture redis)
     [MemberData(nameof(Sibling.Languages), MemberType = typeof(Sibling))]
     public async Task CSharp_registers_and_the_sibling_resolves_heartbeats_and_receives_the_events(string language)
     {
-        Sibling sibling = await Sibling.CreateAsync(language, redis);
+        Sibling sibling = await SiblingAsync(language);
         await using ServiceProvider services = await DiscoveryAsync(sibling.Prefix);
         IServiceRegistry registry = services.GetRequiredService<IServiceRegistry>();
         using Sibling.Running watch = await sibling.StartAsync("discovery-watch", "--service", "billing", "--count", "3", "--timeout-ms", "20000");
@@ -91,7 +89,7 @@ public sealed class DiscoveryConformanceTests(RedisFixture redis)
     private async Task<ServiceProvider> DiscoveryAsync(string prefix)
     {
         var services = new ServiceCollection();
-        services.AddSingleton(await redis.NewConnectionAsync());
+        services.AddSingleton(await Redis.NewConnectionAsync());
         services.AddServiceDiscovery(o => o.KeyPrefix = prefix);
         return services.BuildServiceProvider();
     }

@@ -28,15 +28,13 @@ public sealed class RecordOrderPlaced(Received received) : IDomainEventHandler<O
 }
 
 /// <summary>schema/domain-events.md from both sides: CloudEvents on one stream, consumer groups, acknowledgement.</summary>
-public sealed class EventsConformanceTests(RedisFixture redis)
+public sealed class EventsConformanceTests(RedisFixture redis) : ConformanceScenario(redis)
 {
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
     [Theory]
     [MemberData(nameof(Sibling.Languages), MemberType = typeof(Sibling))]
     public async Task Sibling_publishes_a_CloudEvent_and_the_CSharp_handler_receives_and_acknowledges_it(string language)
     {
-        Sibling sibling = await Sibling.CreateAsync(language, redis);
+        Sibling sibling = await SiblingAsync(language);
         var received = new Received();
         using IHost host = await HostAsync(sibling.Prefix, "billing", consume: true, received);
         await host.StartAsync(Ct);
@@ -61,7 +59,7 @@ public sealed class EventsConformanceTests(RedisFixture redis)
     [MemberData(nameof(Sibling.Languages), MemberType = typeof(Sibling))]
     public async Task CSharp_publishes_a_CloudEvent_and_the_sibling_consumes_and_acknowledges_it(string language)
     {
-        Sibling sibling = await Sibling.CreateAsync(language, redis);
+        Sibling sibling = await SiblingAsync(language);
         using IHost host = await HostAsync(sibling.Prefix, "shop", consume: false, new Received());
         IDomainEventPublisher publisher = host.Services.GetRequiredService<IDomainEventPublisher>();
 
@@ -79,7 +77,7 @@ public sealed class EventsConformanceTests(RedisFixture redis)
     {
         HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Services.AddSingleton(await redis.NewConnectionAsync());
+        builder.Services.AddSingleton(await Redis.NewConnectionAsync());
         builder.Services.AddSingleton(received);
         builder.Services.AddDomainEvents(o =>
         {

@@ -6,7 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Lilith.Conformance.Tests;
 
 /// <summary>schema/distributed-lock.md from both sides: one lock name, its holder key, fencing counter and released channel.</summary>
-public sealed class LockConformanceTests(RedisFixture redis)
+public sealed class LockConformanceTests(RedisFixture redis) : ConformanceScenario(redis)
 {
     // A waiter's fallback poll doubles from 10 ms; after 5.5 s of waiting its next poll is about 4.7 s away
     // (10 ms * 2^9 = 5.1 s pause), so taking the lock within 2.5 s of a release means the release message woke it
@@ -14,13 +14,11 @@ public sealed class LockConformanceTests(RedisFixture redis)
     private static readonly TimeSpan PollGrowth = TimeSpan.FromSeconds(5.5);
     private static readonly TimeSpan WokenWithin = TimeSpan.FromSeconds(2.5);
 
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
     [Theory]
     [MemberData(nameof(Sibling.Languages), MemberType = typeof(Sibling))]
     public async Task CSharp_holds_the_lock_the_sibling_cannot_take_it_then_takes_it_after_release_with_a_larger_fence(string language)
     {
-        Sibling sibling = await Sibling.CreateAsync(language, redis);
+        Sibling sibling = await SiblingAsync(language);
         await using ServiceProvider services = await LocksAsync(sibling.Prefix);
         IDistributedLockProvider locks = services.GetRequiredService<IDistributedLockProvider>();
 
@@ -53,7 +51,7 @@ public sealed class LockConformanceTests(RedisFixture redis)
     [MemberData(nameof(Sibling.Languages), MemberType = typeof(Sibling))]
     public async Task Sibling_holds_the_lock_CSharp_waits_and_is_woken_by_the_siblings_release(string language)
     {
-        Sibling sibling = await Sibling.CreateAsync(language, redis);
+        Sibling sibling = await SiblingAsync(language);
         // A fallback poll far longer than the test's bound: only the release message can wake the C# waiter in time.
         await using ServiceProvider services = await LocksAsync(sibling.Prefix, TimeSpan.FromSeconds(50));
         IDistributedLockProvider locks = services.GetRequiredService<IDistributedLockProvider>();
@@ -81,7 +79,7 @@ public sealed class LockConformanceTests(RedisFixture redis)
     private async Task<ServiceProvider> LocksAsync(string prefix, TimeSpan? maxPoll = null)
     {
         var services = new ServiceCollection();
-        services.AddSingleton(await redis.NewConnectionAsync());
+        services.AddSingleton(await Redis.NewConnectionAsync());
         services.AddDistributedLock(o =>
         {
             o.Backend = DistributedLockBackend.Redis;
