@@ -45,6 +45,92 @@ internal sealed partial class PackageChecks(string root, string? resultsDirector
         return $"no public type in {assembly.GetName().Name} matches '{csharp}'";
     }
 
+    /// <summary>Null when the entry names the feature in both siblings and in C# and says what proves it, else what is missing.</summary>
+    public string? EntryProblem(Pair pair)
+    {
+        var missing = new List<string>();
+        if (string.IsNullOrWhiteSpace(pair.Feature))
+        {
+            missing.Add("feature");
+        }
+
+        if (string.IsNullOrWhiteSpace(pair.Typescript))
+        {
+            missing.Add("TypeScript name");
+        }
+
+        if (string.IsNullOrWhiteSpace(pair.Python))
+        {
+            missing.Add("Python name");
+        }
+
+        if (pair.ProvedBy is not { Count: > 0 })
+        {
+            missing.Add("provedBy (the test or vector that proves the pair)");
+        }
+
+        return missing.Count == 0 ? null : "no " + string.Join(", no ", missing);
+    }
+
+    /// <summary>
+    /// Null when <paramref name="proof"/> exists (a golden vector id in schema/vectors, or a test method declared under
+    /// tests/) and, when test results were given, passed; else why not.
+    /// </summary>
+    public string? ProofProblem(string proof)
+    {
+        Match vector = VectorProof().Match(proof);
+        if (vector.Success)
+        {
+            string path = Path.Combine(root, "schema", "vectors", vector.Groups["concern"].Value + ".json");
+            if (!File.Exists(path))
+            {
+                return $"{proof}: schema/vectors/{vector.Groups["concern"].Value}.json does not exist";
+            }
+
+            using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
+            string id = vector.Groups["id"].Value;
+            bool found = new[] { ("keys", "key"), ("payloads", "payload") }.Any(section =>
+                doc.RootElement.TryGetProperty(section.Item1, out JsonElement items) &&
+                items.EnumerateArray().Any(item => item.TryGetProperty(section.Item2, out JsonElement name) && name.GetString() == id));
+            return found ? null : $"{proof}: no key or payload vector '{id}'";
+        }
+
+        int method = proof.LastIndexOf('.');
+        int type = method > 0 ? proof.LastIndexOf('.', method - 1) : -1;
+        if (type <= 0)
+        {
+            return $"'{proof}' is neither vectors/<concern>.json#<id> nor Namespace.Class.Method";
+        }
+
+        string project = Path.Combine(root, "tests", proof[..type]);
+        string className = proof[(type + 1)..method];
+        string methodName = proof[(method + 1)..];
+        string source = Directory.Exists(project)
+            ? string.Concat(Directory.EnumerateFiles(project, "*.cs", SearchOption.AllDirectories)
+                .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal) &&
+                            !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+                .Select(File.ReadAllText))
+            : string.Empty;
+        if (!Regex.IsMatch(source, $@"\bclass {Regex.Escape(className)}\b") ||
+            !Regex.IsMatch(source, $@"public (async Task|void) {Regex.Escape(methodName)}\("))
+        {
+            return $"{proof}: no test {className}.{methodName} under tests/{proof[..type]}";
+        }
+
+        if (resultsDirectory is null)
+        {
+            return null;
+        }
+
+        var outcomes = TestResult().Matches(_results.Value)
+            .Where(m => m.Groups["name"].Value == proof || m.Groups["name"].Value.StartsWith(proof + "(", StringComparison.Ordinal))
+            .Select(m => m.Groups["outcome"].Value)
+            .ToList();
+        return outcomes.Count == 0 ? $"{proof} did not run in {resultsDirectory}"
+            : outcomes.All(o => o == "Passed") ? null
+            : $"{proof} did not pass";
+    }
+
     /// <summary>Every problem of a present package besides its pairs.</summary>
     public IEnumerable<string> Problems(Manifest manifest, Assembly assembly)
     {
@@ -117,6 +203,9 @@ internal sealed partial class PackageChecks(string root, string? resultsDirector
         directory is not null && Directory.Exists(directory)
             ? string.Concat(Directory.GetFiles(directory, "*.trx", SearchOption.AllDirectories).Select(File.ReadAllText))
             : string.Empty;
+
+    [GeneratedRegex(@"^vectors/(?<concern>[a-z-]+)\.json#(?<id>.+)$")]
+    private static partial Regex VectorProof();
 
     [GeneratedRegex("<UnitTestResult [^>]*?testName=\"(?<name>[^\"]+)\"[^>]*?outcome=\"(?<outcome>[^\"]+)\"")]
     private static partial Regex TestResult();

@@ -42,16 +42,18 @@ foreach (string file in Directory.GetFiles(Path.Combine(root, "build", "pairs"),
     Console.WriteLine();
     Console.WriteLine($"## {manifest.Package} ({status}; TypeScript {manifest.Siblings.Typescript}, Python {manifest.Siblings.Python}; vectors {checks.VectorState(manifest)})");
     Console.WriteLine();
-    Console.WriteLine("| feature | TypeScript | Python | C# | paired |");
-    Console.WriteLine("|---|---|---|---|---|");
+    Console.WriteLine("| feature | TypeScript | Python | C# | proved by | paired |");
+    Console.WriteLine("|---|---|---|---|---|---|");
     foreach (Pair pair in manifest.Pairs)
     {
-        string? problem = PackageChecks.Resolve(assembly, pair.Csharp);
+        IEnumerable<string?> problems = [PackageChecks.Resolve(assembly, pair.Csharp), checks.EntryProblem(pair), .. (pair.ProvedBy ?? []).Select(checks.ProofProblem)];
+        string? problem = problems.FirstOrDefault(p => p is not null);
         string paired = problem is null ? "yes" : present ? $"NO: {problem}" : "not started";
-        Console.WriteLine($"| {pair.Feature} | `{pair.Typescript}` | `{pair.Python}` | {(pair.Csharp is null ? "-" : $"`{pair.Csharp}`")} | {paired} |");
-        if (present && problem is not null)
+        string provedBy = pair.ProvedBy is { Count: > 0 } ? string.Join("<br>", pair.ProvedBy.Select(Short)) : "-";
+        Console.WriteLine($"| {pair.Feature} | {Code(pair.Typescript)} | {Code(pair.Python)} | {Code(pair.Csharp)} | {provedBy} | {paired} |");
+        if (present)
         {
-            failures.Add($"{manifest.Package}: '{pair.Feature}': {problem}");
+            failures.AddRange(problems.OfType<string>().Select(p => $"{manifest.Package}: '{pair.Feature}': {p}"));
         }
     }
 
@@ -71,3 +73,10 @@ if (failures.Count > 0)
 
 Console.WriteLine("pairs-check: every present package is paired.");
 return 0;
+
+static string Code(string? name) => string.IsNullOrWhiteSpace(name) ? "-" : $"`{name}`";
+
+// A test as Class.Method (the namespace names the test project, which the table's package already says); vectors as they are.
+static string Short(string proof) => proof.StartsWith("vectors/", StringComparison.Ordinal)
+    ? proof
+    : string.Join('.', proof.Split('.')[^2..]);

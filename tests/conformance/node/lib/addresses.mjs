@@ -1,0 +1,59 @@
+// schema/service-addresses.md: publish and load an environment's registry, claim a host:port.
+import { key, script, run, checkVersion, holderToken } from './schema.mjs';
+
+const DOC = 'service-addresses.md';
+const keys = (prefix, environment) => {
+  const input = { prefix, environment: environment.toLowerCase() };
+  return { registry: key('service-addresses', 'registry', input), revision: key('service-addresses', 'revision', input), changed: key('service-addresses', 'changed-channel', input) };
+};
+
+/** The effective registry of an environment from a registry file (JSON form), as the document's steps 1-3 say. */
+export function effectiveRegistry(file, environment) {
+  const env = environment.toLowerCase();
+  const overrides = Object.entries(file.environments ?? {}).find(([name]) => name.toLowerCase() === env)?.[1] ?? {};
+  const services = Object.entries(file.services).map(([name, s]) => {
+    const o = overrides[name] ?? {};
+    const host = o.host ?? s.host ?? 'localhost';
+    const port = o.port ?? s.port;
+    const scheme = o.scheme ?? s.scheme ?? 'http';
+    return { name, host, port, scheme, endpoints: { [scheme]: port, ...(s.endpoints ?? {}), ...(o.endpoints ?? {}) }, dependencies: s.dependencies ?? [], tags: s.tags ?? [] };
+  });
+  return { v: 1, environment: env, services };
+}
+
+export async function publish(redis, prefix, environment, file) {
+  const k = keys(prefix, environment);
+  const payload = JSON.stringify(effectiveRegistry(file, environment));
+  return { revision: await run(redis, script(DOC, 'publish'), [k.registry, k.revision], [payload, k.changed]) };
+}
+
+export async function load(redis, prefix, environment) {
+  const k = keys(prefix, environment);
+  const [json, revision] = await run(redis, script(DOC, 'load'), [k.registry, k.revision], []);
+  if (json === null) return { revision: null, services: null };
+  const registry = JSON.parse(json);
+  checkVersion(registry);
+  for (const s of registry.services) {
+    if (!s.name || !s.host || !s.scheme || !(s.port >= 1 && s.port <= 65535)) throw new Error(`${k.registry}: service ${JSON.stringify(s)} lacks name, host, scheme or a valid port`);
+    s.endpoints ??= { [s.scheme]: s.port };
+    s.dependencies ??= [];
+    s.tags ??= [];
+  }
+  return { revision: Number(revision), environment: registry.environment, services: registry.services };
+}
+
+const claimKey = (prefix, environment, host, port) => key('service-addresses', 'claim', { prefix, environment: environment.toLowerCase(), host, port });
+
+export async function claim(redis, prefix, environment, host, port, service, ttlMs) {
+  const token = JSON.stringify({ v: 1, service, owner: holderToken() });
+  const ok = await redis.set(claimKey(prefix, environment, host, port), token, 'PX', ttlMs, 'NX');
+  return ok === 'OK' ? { claimed: true, token } : { claimed: false, holder: await redis.get(claimKey(prefix, environment, host, port)) };
+}
+
+export async function renewClaim(redis, prefix, environment, host, port, token, ttlMs) {
+  return { renewed: (await run(redis, script(DOC, 'renew-claim'), [claimKey(prefix, environment, host, port)], [token, ttlMs])) === 1 };
+}
+
+export async function releaseClaim(redis, prefix, environment, host, port, token) {
+  return { released: (await run(redis, script(DOC, 'release-claim'), [claimKey(prefix, environment, host, port)], [token])) === 1 };
+}

@@ -1,0 +1,77 @@
+// schema/domain-events.md: publish CloudEvents on a stream, consume them through a consumer group with ack.
+import { randomUUID } from 'node:crypto';
+import { key, script, run } from './schema.mjs';
+
+const DOC = 'domain-events.md';
+const C = 'domain-events';
+const MAX_STREAM = 1_000_000;
+const MAX_DEAD_LETTERS = 100_000;
+const WINDOW_MS = 24 * 3600 * 1000;
+
+/** The CloudEvent JSON, members in the documented order, absent ones left out. */
+export function cloudEvent({ id = randomUUID(), source, type, subject, time = new Date().toISOString(), data }) {
+  return JSON.stringify({
+    specversion: '1.0', id, source, type, ...(data !== undefined && { datacontenttype: 'application/json' }),
+    ...(subject != null && { subject }), time, ...(data !== undefined && { data }),
+  });
+}
+
+export async function publish(redis, prefix, stream, event) {
+  const json = cloudEvent(event);
+  const entryId = await redis.xadd(key(C, 'stream', { prefix, stream }), 'MAXLEN', '~', MAX_STREAM, '*', 'v', '1', 'event', json);
+  return { entryId, event: JSON.parse(json) };
+}
+
+/** Checks a CloudEvent as the document's consumers do; returns the error naming the attribute, or null. */
+export function invalidCloudEvent(e) {
+  if (e === null || typeof e !== 'object' || Array.isArray(e)) return 'event is not a JSON object';
+  if (e.specversion !== '1.0') return `specversion ${JSON.stringify(e.specversion)} is not 1.0`;
+  for (const a of ['id', 'source', 'type']) if (typeof e[a] !== 'string' || e[a] === '') return `attribute '${a}' is missing or not a string`;
+  return null;
+}
+
+async function ensureGroup(redis, streamKey, group) {
+  try { await redis.xgroup('CREATE', streamKey, group, '0', 'MKSTREAM'); } catch (e) { if (!String(e.message).startsWith('BUSYGROUP')) throw e; }
+}
+
+/** Reads new entries as `group`/`consumer` until `count` events are handled or the time is up; acks each handled one. */
+export async function consume(redis, prefix, stream, group, consumer, count, timeoutMs) {
+  const streamKey = key(C, 'stream', { prefix, stream });
+  await ensureGroup(redis, streamKey, group);
+  const deadline = Date.now() + timeoutMs;
+  const events = [];
+  const deadLetters = [];
+  while (events.length < count && Date.now() < deadline) {
+    const reply = await redis.xreadgroup('GROUP', group, consumer, 'COUNT', 10, 'BLOCK', Math.max(1, Math.min(100, deadline - Date.now())), 'STREAMS', streamKey, '>');
+    for (const [, entries] of reply ?? []) {
+      for (const [entryId, fields] of entries) {
+        const f = {};
+        for (let i = 0; i < fields.length; i += 2) f[fields[i]] = fields[i + 1];
+        let event = null;
+        let problem = null;
+        if (f.v !== '1' || f.event === undefined) problem = /^\d+$/.test(f.v ?? '') && Number(f.v) > 1 ? ['unknown-version', `schema version ${f.v} is not known to this reader, which knows 1`] : ['malformed', 'entry has no v 1 or no event'];
+        else {
+          try { event = JSON.parse(f.event); } catch (e) { problem = ['malformed', e.message]; }
+          const invalid = problem ? null : invalidCloudEvent(event);
+          if (invalid) problem = ['malformed', invalid];
+        }
+        if (problem) {
+          const letter = JSON.stringify({ v: 1, stream, group, consumer, entryId, attempts: 1, reason: problem[0], error: problem[1] });
+          await run(redis, script(DOC, 'Dead letter, then acknowledge'), [streamKey, key(C, 'dead-letter', { prefix, stream })], [group, entryId, MAX_DEAD_LETTERS, letter, f.event ?? '']);
+          deadLetters.push({ entryId, reason: problem[0] });
+          continue;
+        }
+        const handled = key(C, 'handled', { prefix, stream, group, source: event.source, id: event.id });
+        if (await redis.exists(handled)) { await redis.xack(streamKey, group, entryId); continue; }
+        await run(redis, script(DOC, 'Mark handled, then acknowledge'), [streamKey, handled], [group, entryId, WINDOW_MS]);
+        events.push({ entryId, event });
+      }
+    }
+  }
+  return { complete: events.length >= count, events, deadLetters };
+}
+
+export async function pending(redis, prefix, stream, group) {
+  const [count] = await redis.xpending(key(C, 'stream', { prefix, stream }), group);
+  return { pending: Number(count) };
+}

@@ -1,0 +1,1 @@
+"""The Lilith Redis key schema implemented in Python from schema/ alone, one module per concern."""

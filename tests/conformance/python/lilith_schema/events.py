@@ -1,0 +1,96 @@
+"""schema/domain-events.md: publish CloudEvents on a stream, consume them through a consumer group with ack."""
+import json
+import time
+import uuid
+from datetime import datetime, timezone
+
+import redis
+
+from .schema import dumps, key, run, script
+
+DOC = "domain-events.md"
+C = "domain-events"
+MAX_STREAM = 1_000_000
+MAX_DEAD_LETTERS = 100_000
+WINDOW_MS = 24 * 3600 * 1000
+
+
+def cloud_event(source, type_, event_id=None, subject=None, data=None):
+    """The CloudEvent JSON, members in the documented order, absent ones left out."""
+    e = {"specversion": "1.0", "id": event_id or str(uuid.uuid4()), "source": source, "type": type_}
+    if data is not None:
+        e["datacontenttype"] = "application/json"
+    if subject is not None:
+        e["subject"] = subject
+    e["time"] = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if data is not None:
+        e["data"] = data
+    return dumps(e)
+
+
+def publish(r, prefix, stream, source, type_, event_id=None, subject=None, data=None):
+    text = cloud_event(source, type_, event_id, subject, data)
+    entry_id = r.xadd(key(C, "stream", prefix=prefix, stream=stream), {"v": "1", "event": text}, maxlen=MAX_STREAM, approximate=True)
+    return {"entryId": entry_id, "event": json.loads(text)}
+
+
+def invalid_cloud_event(e):
+    """Checks a CloudEvent as the document's consumers do; returns the error naming the attribute, or None."""
+    if not isinstance(e, dict):
+        return "event is not a JSON object"
+    if e.get("specversion") != "1.0":
+        return f"specversion {e.get('specversion')!r} is not 1.0"
+    for attribute in ("id", "source", "type"):
+        if not isinstance(e.get(attribute), str) or not e[attribute]:
+            return f"attribute '{attribute}' is missing or not a string"
+    return None
+
+
+def _ensure_group(r, stream_key, group):
+    try:
+        r.xgroup_create(stream_key, group, id="0", mkstream=True)
+    except redis.exceptions.ResponseError as e:
+        if not str(e).startswith("BUSYGROUP"):
+            raise
+
+
+def consume(r, prefix, stream, group, consumer, count, timeout_ms):
+    """Reads new entries as group/consumer until `count` events are handled or the time is up; acks each handled one."""
+    stream_key = key(C, "stream", prefix=prefix, stream=stream)
+    _ensure_group(r, stream_key, group)
+    deadline = time.monotonic() + timeout_ms / 1000
+    events, dead_letters = [], []
+    while len(events) < count and time.monotonic() < deadline:
+        block = max(1, min(100, int((deadline - time.monotonic()) * 1000)))
+        for _, entries in r.xreadgroup(group, consumer, {stream_key: ">"}, count=10, block=block) or []:
+            for entry_id, fields in entries:
+                event, problem = None, None
+                if fields.get("v") != "1" or "event" not in fields:
+                    v = fields.get("v") or ""
+                    problem = ("unknown-version", f"schema version {v} is not known to this reader, which knows 1") \
+                        if v.isdigit() and int(v) > 1 else ("malformed", "entry has no v 1 or no event")
+                else:
+                    try:
+                        event = json.loads(fields["event"])
+                        invalid = invalid_cloud_event(event)
+                        problem = ("malformed", invalid) if invalid else None
+                    except ValueError as e:
+                        problem = ("malformed", str(e))
+                if problem:
+                    letter = dumps({"v": 1, "stream": stream, "group": group, "consumer": consumer, "entryId": entry_id,
+                                    "attempts": 1, "reason": problem[0], "error": problem[1]})
+                    run(r, script(DOC, "Dead letter, then acknowledge"), [stream_key, key(C, "dead-letter", prefix=prefix, stream=stream)],
+                        [group, entry_id, MAX_DEAD_LETTERS, letter, fields.get("event", "")])
+                    dead_letters.append({"entryId": entry_id, "reason": problem[0]})
+                    continue
+                handled = key(C, "handled", prefix=prefix, stream=stream, group=group, source=event["source"], id=event["id"])
+                if r.exists(handled):
+                    r.xack(stream_key, group, entry_id)
+                    continue
+                run(r, script(DOC, "Mark handled, then acknowledge"), [stream_key, handled], [group, entry_id, WINDOW_MS])
+                events.append({"entryId": entry_id, "event": event})
+    return {"complete": len(events) >= count, "events": events, "deadLetters": dead_letters}
+
+
+def pending(r, prefix, stream, group):
+    return {"pending": int(r.xpending(key(C, "stream", prefix=prefix, stream=stream), group)["pending"])}
