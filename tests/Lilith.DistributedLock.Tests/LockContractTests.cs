@@ -6,7 +6,7 @@ namespace Lilith.DistributedLock.Tests;
 /// What every backend must do. Each test gets two providers over the same store, as two processes would
 /// have; the sealed subclasses run the suite on Redis and in memory.
 /// </summary>
-public abstract class LockContractTests
+public abstract partial class LockContractTests
 {
     private protected static readonly LockProviderSettings Defaults = new(TimeSpan.FromSeconds(30), AutoRenew: true, MaxPollInterval: TimeSpan.FromMilliseconds(500));
 
@@ -17,6 +17,9 @@ public abstract class LockContractTests
 
     /// <summary>Deletes the lock behind the holder's back, as an operator or a failover would.</summary>
     protected abstract Task DeleteExternallyAsync(string name);
+
+    /// <summary>Deletes a reader-writer lock's readers (or its writer) behind the holders' backs.</summary>
+    protected abstract Task DeleteReaderWriterExternallyAsync(string name, bool writer);
 
     [Fact]
     public async Task A_held_lock_excludes_others_until_released()
@@ -103,8 +106,8 @@ public abstract class LockContractTests
     public async Task Auto_renewal_keeps_the_lock_past_its_ttl()
     {
         var (first, second) = await CreatePairAsync(Defaults);
-        await using IDistributedLockHandle handle = await first.AcquireAsync("long-job", options: new LockAcquireOptions { Ttl = TimeSpan.FromMilliseconds(300) }, cancellationToken: Ct);
-        await Task.Delay(TimeSpan.FromMilliseconds(900), Ct);
+        await using IDistributedLockHandle handle = await first.AcquireAsync("long-job", options: new LockAcquireOptions { Ttl = TimeSpan.FromMilliseconds(600) }, cancellationToken: Ct);
+        await Task.Delay(TimeSpan.FromMilliseconds(1200), Ct);
 
         Assert.Null(await second.TryAcquireAsync("long-job", cancellationToken: Ct));
         Assert.False(handle.LostToken.IsCancellationRequested);
@@ -210,12 +213,12 @@ public abstract class LockContractTests
         var (first, second) = await CreatePairAsync(Defaults);
         var a = (IDistributedSemaphoreProvider)first;
         IDistributedLockHandle abandoned = await a.AcquireSemaphoreAsync("slots", 1, options: new LockAcquireOptions { Ttl = TimeSpan.FromMilliseconds(300), AutoRenew = false }, cancellationToken: Ct);
-        await using IDistributedLockHandle renewed = await ((IDistributedSemaphoreProvider)second).AcquireSemaphoreAsync("slots", 2, options: new LockAcquireOptions { Ttl = TimeSpan.FromMilliseconds(300) }, cancellationToken: Ct);
+        await using IDistributedLockHandle renewed = await ((IDistributedSemaphoreProvider)second).AcquireSemaphoreAsync("slots", 2, options: new LockAcquireOptions { Ttl = TimeSpan.FromMilliseconds(600) }, cancellationToken: Ct);
 
         await using IDistributedLockHandle next = await a.AcquireSemaphoreAsync("slots", 2, TimeSpan.FromSeconds(3), cancellationToken: Ct);
         Assert.True(abandoned.LostToken.IsCancellationRequested || await Eventually.TrueWithinAsync(() => abandoned.LostToken.IsCancellationRequested, TimeSpan.FromSeconds(1)));
         Assert.Equal(LockReleaseResult.NotHeld, await abandoned.ReleaseAsync(Ct));
-        await Task.Delay(TimeSpan.FromMilliseconds(400), Ct);
+        await Task.Delay(TimeSpan.FromMilliseconds(700), Ct);
         Assert.False(renewed.LostToken.IsCancellationRequested, "auto-renewal keeps a slot past its TTL");
         Assert.True(await renewed.ExtendAsync(Ct));
         Assert.True(next.FencingToken > renewed.FencingToken);
