@@ -53,7 +53,7 @@ internal sealed class RedisLockBackend : ILockBackend
             LockKind.Read => db.ScriptEvaluateAsync(ReaderWriterScripts.AcquireRead, ReaderWriterKeys(name), [holder, Milliseconds(ttl)]),
             _ => db.ScriptEvaluateAsync(ReaderWriterScripts.AcquireWrite, ReaderWriterKeys(name), [holder, Milliseconds(ttl), waiting ? _intentLeaseMs : 0]),
         };
-        var parts = (RedisResult[])(await TaskObservation.WaitAsync(evaluation, cancellationToken).ConfigureAwait(false))!;
+        var parts = (RedisResult[])(await Answer(evaluation, cancellationToken).ConfigureAwait(false))!;
         long value = (long)parts[1];
         return (long)parts[0] == 1
             ? AcquireAttempt.Grant(value)
@@ -70,7 +70,7 @@ internal sealed class RedisLockBackend : ILockBackend
             LockKind.Read => db.ScriptEvaluateAsync(SemaphoreScripts.Renew, [_keys.Readers(name)], [holder, Milliseconds(ttl)]),
             _ => db.ScriptEvaluateAsync(LockScripts.Renew, [_keys.Writer(name)], [holder, Milliseconds(ttl)]),
         };
-        return (long)await TaskObservation.WaitAsync(evaluation, cancellationToken).ConfigureAwait(false) == 1;
+        return (long)await Answer(evaluation, cancellationToken).ConfigureAwait(false) == 1;
     }
 
     public async ValueTask<bool> ReleaseAsync(string name, string holder, CancellationToken cancellationToken)
@@ -83,7 +83,7 @@ internal sealed class RedisLockBackend : ILockBackend
             LockKind.Read => db.ScriptEvaluateAsync(SemaphoreScripts.Release, [_keys.Readers(name), _keys.ReaderWriterReleasedChannel(name)], [holder]),
             _ => db.ScriptEvaluateAsync(LockScripts.Release, [_keys.Writer(name), _keys.ReaderWriterReleasedChannel(name)], [holder]),
         };
-        return (long)await TaskObservation.WaitAsync(evaluation, cancellationToken).ConfigureAwait(false) == 1;
+        return (long)await Answer(evaluation, cancellationToken).ConfigureAwait(false) == 1;
     }
 
     public async ValueTask WithdrawAsync(string name, string holder, CancellationToken cancellationToken)
@@ -121,6 +121,12 @@ internal sealed class RedisLockBackend : ILockBackend
 
     // The views share the lock backend's connection; only the lock backend owns it.
     public ValueTask DisposeAsync() => _ownsConnection ? _connection.DisposeAsync() : default;
+
+    /// <summary>The script's answer; wrapped in a cancellable wait only when the token can fire (the common call has none).</summary>
+    private static ValueTask<RedisResult> Answer(Task<RedisResult> evaluation, CancellationToken cancellationToken) =>
+        evaluation.IsCompleted || !cancellationToken.CanBeCanceled
+            ? new ValueTask<RedisResult>(evaluation)
+            : new ValueTask<RedisResult>(TaskObservation.WaitAsync(evaluation, cancellationToken));
 
     private static long Milliseconds(TimeSpan span) => (long)Math.Ceiling(span.TotalMilliseconds);
 

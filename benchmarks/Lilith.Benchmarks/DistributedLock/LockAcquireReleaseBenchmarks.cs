@@ -16,7 +16,8 @@ namespace Lilith.Benchmarks.DistributedLock;
 
 /// <summary>
 /// Uncontended acquire + release of one lock on a loopback Redis, against madelson's DistributedLock.Redis (the
-/// baseline) and RedLock.net, with PING in the same run to express the cost in round trips (goal: at most 2.2).
+/// baseline) and RedLock.net, with PING in the same run to express the cost in round trips (goal: at most 2.2);
+/// and the same for a reader-writer lock's read side against madelson's reader-writer lock.
 /// </summary>
 [MemoryDiagnoser]
 public class LockAcquireReleaseBenchmarks
@@ -69,7 +70,25 @@ public class LockAcquireReleaseBenchmarks
         return token;
     }
 
+    /// <summary>Lilith reader-writer lock: read acquire (one script) + release (one script), auto-renewal on.</summary>
+    [Benchmark]
+    public async Task<long> LilithReadLock()
+    {
+        IDistributedLockHandle handle = await _lilith.AcquireReadLockAsync("uncontended-rw", TimeSpan.Zero);
+        long token = handle.FencingToken;
+        await handle.ReleaseAsync();
+        return token;
+    }
+
 #if LILITH_LOCK_ANCHORS
+    /// <summary>madelson DistributedLock.Redis reader-writer lock, read side: the anchor of the read row.</summary>
+    [Benchmark]
+    public async Task<bool> MadelsonReadLock()
+    {
+        await using RedisDistributedReaderWriterLockHandle? handle = await new RedisDistributedReaderWriterLock("madelson-uncontended-rw", _db).TryAcquireReadLockAsync();
+        return handle is not null;
+    }
+
     /// <summary>madelson DistributedLock.Redis: the anchor.</summary>
     [Benchmark(Baseline = true)]
     public async Task<bool> MadelsonDistributedLock()
