@@ -8,7 +8,10 @@ using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-/// <summary>Registers <see cref="IDistributedLockProvider"/> and <see cref="IDistributedSemaphoreProvider"/> (one provider serves both).</summary>
+/// <summary>
+/// Registers <see cref="IDistributedLockProvider"/>, <see cref="IDistributedSemaphoreProvider"/> and
+/// <see cref="IDistributedReaderWriterLockProvider"/> (one provider serves all three).
+/// </summary>
 public static class DistributedLockServiceCollectionExtensions
 {
     /// <summary>Registers the lock provider with default options (in-memory backend).</summary>
@@ -48,6 +51,7 @@ public static class DistributedLockServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IDistributedLockProvider>(Create);
         services.TryAddSingleton<IDistributedSemaphoreProvider>(static sp => (IDistributedSemaphoreProvider)sp.GetRequiredService<IDistributedLockProvider>());
+        services.TryAddSingleton<IDistributedReaderWriterLockProvider>(static sp => (IDistributedReaderWriterLockProvider)sp.GetRequiredService<IDistributedLockProvider>());
         return services;
     }
 

@@ -13,6 +13,8 @@ public interface IDistributedLockHandle : IAsyncDisposable
     /// The fencing token of this grant: strictly larger than the token of every earlier grant of the same
     /// lock name. Pass it to the storage you protect so that it can refuse writes from a holder whose
     /// lease has already ended (a write carrying a smaller token than the last one seen is stale).
+    /// A read grant of a reader-writer lock carries the token of the last write grant before it instead (0 when
+    /// there was none), see <see cref="IDistributedReaderWriterLockProvider"/>.
     /// </summary>
     long FencingToken { get; }
 

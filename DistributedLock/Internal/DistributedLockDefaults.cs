@@ -18,6 +18,16 @@ internal static class DistributedLockDefaults
     /// <summary>Pause between renewal tries while the backend cannot be reached.</summary>
     public static readonly TimeSpan RenewalRetryInterval = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>Longest wait for a giving-up writer's intent to be withdrawn (it expires by itself anyway).</summary>
+    public static readonly TimeSpan WithdrawTimeout = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long a waiting writer's intent lasts unless its next try refreshes it: three of the longest pauses between
+    /// tries, at least 1 s, so it does not lapse while the writer waits and a writer that died blocks readers only briefly.
+    /// </summary>
+    public static TimeSpan IntentLease(TimeSpan maxPollInterval) =>
+        maxPollInterval * 3 > TimeSpan.FromSeconds(1) ? maxPollInterval * 3 : TimeSpan.FromSeconds(1);
+
     /// <summary>Renewal happens every TTL / this.</summary>
     public const int RenewalDivisor = 3;
 }

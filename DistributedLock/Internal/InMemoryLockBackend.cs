@@ -1,61 +1,62 @@
 namespace Lilith.DistributedLock.Internal;
 
 /// <summary>
-/// Locks (and semaphore slots) in this process with the Redis backend's semantics: leases on the injected clock,
-/// compare-and-delete release, fencing counters that never go backwards, release notifications to waiters.
+/// Locks, semaphore slots and reader-writer locks in this process with the Redis backend's semantics: leases on
+/// the injected clock, compare-and-delete release, fencing counters that never go backwards, writer intents,
+/// release notifications to waiters. Keys mirror the Redis keys of schema/distributed-lock.md.
 /// </summary>
 internal sealed class InMemoryLockBackend : ILockBackend
 {
     private readonly Store _store;
-    private readonly string _space;
     private readonly int _capacity;
+    private readonly TimeSpan _intentLease;
 
     public InMemoryLockBackend(TimeProvider time)
-        : this(new Store(time), "lock", 1)
+        : this(new Store(time), LockKind.Lock, 1, TimeSpan.Zero)
     {
     }
 
-    private InMemoryLockBackend(Store store, string space, int capacity)
+    private InMemoryLockBackend(Store store, LockKind kind, int capacity, TimeSpan intentLease)
     {
         _store = store;
-        _space = space;
+        Kind = kind;
         _capacity = capacity;
+        _intentLease = intentLease;
     }
 
     public string Description => "the in-memory lock store";
 
-    /// <summary>The same store, for slots of a semaphore admitting <paramref name="maxCount"/> holders.</summary>
-    public ILockBackend ForSemaphore(int maxCount) => new InMemoryLockBackend(_store, "semaphore", maxCount);
+    public LockKind Kind { get; }
 
-    public ValueTask<AcquireAttempt> TryAcquireAsync(string name, string holder, TimeSpan ttl, CancellationToken cancellationToken)
+    public ILockBackend ForSemaphore(int maxCount) => new InMemoryLockBackend(_store, LockKind.Semaphore, maxCount, TimeSpan.Zero);
+
+    public ILockBackend ForReaderWriter(bool write, TimeSpan intentLease) =>
+        new InMemoryLockBackend(_store, write ? LockKind.Write : LockKind.Read, write ? 1 : int.MaxValue, intentLease);
+
+    public ValueTask<AcquireAttempt> TryAcquireAsync(string name, string holder, TimeSpan ttl, bool waiting, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        string key = Key(name);
         lock (_store)
         {
-            Dictionary<string, long> holders = _store.LiveHolders(key);
-            if (holders.Count >= _capacity)
+            return new(Kind switch
             {
-                long firstEnd = holders.Values.Min();
-                return new(new AcquireAttempt(0, _store.Time.GetElapsedTime(_store.Time.GetTimestamp(), firstEnd)));
-            }
-
-            long token = _store.Fences.GetValueOrDefault(key) + 1;
-            _store.Fences[key] = token;
-            holders[holder] = _store.ExpiryAfter(ttl);
-            return new(new AcquireAttempt(token, null));
+                LockKind.Read => TryRead(name, holder, ttl),
+                LockKind.Write => TryWrite(name, holder, ttl, waiting),
+                _ => TryTake(LeaseKey(name), FenceKey(name), holder, ttl),
+            });
         }
     }
 
     public ValueTask<bool> RenewAsync(string name, string holder, TimeSpan ttl, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        string key = LeaseKey(name);
         lock (_store)
         {
-            Dictionary<string, long> holders = _store.LiveHolders(Key(name));
+            Dictionary<string, long> holders = _store.LiveHolders(key);
             if (!holders.ContainsKey(holder))
             {
-                _store.DropIfEmpty(Key(name), holders);
+                _store.DropIfEmpty(key, holders);
                 return new(false);
             }
 
@@ -64,34 +65,22 @@ internal sealed class InMemoryLockBackend : ILockBackend
         }
     }
 
-    public ValueTask<bool> ReleaseAsync(string name, string holder, CancellationToken cancellationToken)
+    public ValueTask<bool> ReleaseAsync(string name, string holder, CancellationToken cancellationToken) =>
+        new(RemoveAndAnnounce(LeaseKey(name), ChannelKey(name), holder));
+
+    public ValueTask WithdrawAsync(string name, string holder, CancellationToken cancellationToken)
     {
-        ReleaseWaiter[] wake;
-        string key = Key(name);
-        lock (_store)
+        if (Kind == LockKind.Write)
         {
-            Dictionary<string, long> holders = _store.LiveHolders(key);
-            bool held = holders.Remove(holder);
-            _store.DropIfEmpty(key, holders);
-            if (!held)
-            {
-                return new(false);
-            }
-
-            wake = _store.Waiters.TryGetValue(key, out List<ReleaseWaiter>? waiters) ? [.. waiters] : [];
+            RemoveAndAnnounce(IntentKey(name), ChannelKey(name), holder);
         }
 
-        foreach (ReleaseWaiter waiter in wake)
-        {
-            waiter.Notify();
-        }
-
-        return new(true);
+        return default;
     }
 
     public ValueTask<IAsyncDisposable> SubscribeAsync(string name, ReleaseWaiter waiter, CancellationToken cancellationToken)
     {
-        string key = Key(name);
+        string key = ChannelKey(name);
         lock (_store)
         {
             if (!_store.Waiters.TryGetValue(key, out List<ReleaseWaiter>? waiters))
@@ -109,22 +98,146 @@ internal sealed class InMemoryLockBackend : ILockBackend
 
     public ValueTask DisposeAsync() => default;
 
-    /// <summary>Deletes a lock as an operator (or a crash of the store) would: no notification. Tests use it.</summary>
+    /// <summary>
+    /// Deletes the lock (the semaphore's holders, a reader-writer lock's readers or writer) as an operator or a crash of
+    /// the store would: no notification. Tests use it.
+    /// </summary>
     internal bool DeleteExternally(string name)
     {
         lock (_store)
         {
-            return _store.Leases.Remove(Key(name));
+            return _store.Leases.Remove(LeaseKey(name));
         }
     }
 
-    private string Key(string name) => string.Concat(_space, ":", name);
+    private static string ReaderWriterKey(string name, string suffix) => string.Concat("rwlock:", name, ":", suffix);
 
-    /// <summary>Everything one provider's locks and semaphores share; guarded by locking on itself.</summary>
+    private string LeaseKey(string name) => Kind switch
+    {
+        LockKind.Lock => string.Concat("lock:", name),
+        LockKind.Semaphore => string.Concat("semaphore:", name),
+        LockKind.Read => ReaderWriterKey(name, "readers"),
+        _ => ReaderWriterKey(name, "writer"),
+    };
+
+    private string FenceKey(string name) => Kind switch
+    {
+        LockKind.Lock => string.Concat("lock:", name, ":fence"),
+        LockKind.Semaphore => string.Concat("semaphore:", name, ":fence"),
+        _ => ReaderWriterKey(name, "fence"),
+    };
+
+    private string ChannelKey(string name) => Kind switch
+    {
+        LockKind.Lock => string.Concat("lock:", name, ":released"),
+        LockKind.Semaphore => string.Concat("semaphore:", name, ":released"),
+        _ => ReaderWriterKey(name, "released"),
+    };
+
+    private static string IntentKey(string name) => ReaderWriterKey(name, "writer-intent");
+
+    /// <summary>A lock or semaphore slot: granted while fewer than the capacity hold it.</summary>
+    private AcquireAttempt TryTake(string key, string fenceKey, string holder, TimeSpan ttl)
+    {
+        Dictionary<string, long> holders = _store.LiveHolders(key);
+        if (holders.Count >= _capacity)
+        {
+            return AcquireAttempt.Busy(_store.Left(holders.Values.Min()));
+        }
+
+        long token = _store.Fences.GetValueOrDefault(fenceKey) + 1;
+        _store.Fences[fenceKey] = token;
+        holders[holder] = _store.ExpiryAfter(ttl);
+        return AcquireAttempt.Grant(token);
+    }
+
+    /// <summary>The rw read acquire script: refused while a writer holds or waits; carries the last write grant's token.</summary>
+    private AcquireAttempt TryRead(string name, string holder, TimeSpan ttl)
+    {
+        Dictionary<string, long> writer = _store.LiveHolders(ReaderWriterKey(name, "writer"));
+        Dictionary<string, long> intent = _store.LiveHolders(IntentKey(name));
+        if (writer.Count > 0 || intent.Count > 0)
+        {
+            return AcquireAttempt.Busy(_store.Left((writer.Count > 0 ? writer : intent).Values.Single()));
+        }
+
+        _store.DropIfEmpty(ReaderWriterKey(name, "writer"), writer);
+        _store.DropIfEmpty(IntentKey(name), intent);
+        _store.LiveHolders(LeaseKey(name))[holder] = _store.ExpiryAfter(ttl);
+        return AcquireAttempt.Grant(_store.Fences.GetValueOrDefault(FenceKey(name)));
+    }
+
+    /// <summary>The rw write acquire script: granted when no writer holds, no reader holds, and no other writer's intent waits.</summary>
+    private AcquireAttempt TryWrite(string name, string holder, TimeSpan ttl, bool waiting)
+    {
+        Dictionary<string, long> writer = _store.LiveHolders(LeaseKey(name));
+        Dictionary<string, long> intent = _store.LiveHolders(IntentKey(name));
+        string? intentHolder = intent.Keys.SingleOrDefault();
+        TimeSpan? blocker;
+        if (writer.Count > 0)
+        {
+            blocker = _store.Left(writer.Values.Single());
+        }
+        else if (intentHolder is not null && intentHolder != holder)
+        {
+            blocker = _store.Left(intent.Values.Single());
+        }
+        else
+        {
+            Dictionary<string, long> readers = _store.LiveHolders(ReaderWriterKey(name, "readers"));
+            if (readers.Count == 0)
+            {
+                _store.DropIfEmpty(ReaderWriterKey(name, "readers"), readers);
+                _store.Leases.Remove(IntentKey(name));
+                long token = _store.Fences.GetValueOrDefault(FenceKey(name)) + 1;
+                _store.Fences[FenceKey(name)] = token;
+                writer[holder] = _store.ExpiryAfter(ttl);
+                return AcquireAttempt.Grant(token);
+            }
+
+            blocker = _store.Left(readers.Values.Max());
+        }
+
+        if (waiting && (intentHolder is null || intentHolder == holder))
+        {
+            intent[holder] = _store.ExpiryAfter(_intentLease);
+        }
+
+        _store.DropIfEmpty(LeaseKey(name), writer);
+        _store.DropIfEmpty(IntentKey(name), intent);
+        return AcquireAttempt.Busy(blocker);
+    }
+
+    private bool RemoveAndAnnounce(string key, string channel, string holder)
+    {
+        ReleaseWaiter[] wake;
+        lock (_store)
+        {
+            Dictionary<string, long> holders = _store.LiveHolders(key);
+            bool held = holders.Remove(holder);
+            _store.DropIfEmpty(key, holders);
+            if (!held)
+            {
+                return false;
+            }
+
+            wake = _store.Waiters.TryGetValue(channel, out List<ReleaseWaiter>? waiters) ? [.. waiters] : [];
+        }
+
+        foreach (ReleaseWaiter waiter in wake)
+        {
+            waiter.Notify();
+        }
+
+        return true;
+    }
+
+    /// <summary>Everything one provider's locks, semaphores and reader-writer locks share; guarded by locking on itself.</summary>
     private sealed class Store(TimeProvider time)
     {
         public TimeProvider Time { get; } = time;
 
+        /// <summary>Key -> holder -> lease end (timestamp): a lock, a semaphore, readers, a writer, a writer's intent.</summary>
         public Dictionary<string, Dictionary<string, long>> Leases { get; } = new(StringComparer.Ordinal);
 
         public Dictionary<string, long> Fences { get; } = new(StringComparer.Ordinal);
@@ -160,6 +273,8 @@ internal sealed class InMemoryLockBackend : ILockBackend
         }
 
         public long ExpiryAfter(TimeSpan ttl) => Time.GetTimestamp() + (long)(ttl.Ticks * (Time.TimestampFrequency / (double)TimeSpan.TicksPerSecond));
+
+        public TimeSpan Left(long leaseEnd) => Time.GetElapsedTime(Time.GetTimestamp(), leaseEnd);
     }
 
     private sealed class Subscription(Store store, string key, ReleaseWaiter waiter) : IAsyncDisposable

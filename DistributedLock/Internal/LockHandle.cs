@@ -82,8 +82,8 @@ internal sealed partial class LockHandle : IDistributedLockHandle
             release = _release;
         }
 
-        return release.IsCompletedSuccessfully
-            ? new ValueTask<LockReleaseResult>(release.Result)
+        return release.IsCompleted || !cancellationToken.CanBeCanceled
+            ? new ValueTask<LockReleaseResult>(release)
             : new ValueTask<LockReleaseResult>(TaskObservation.WaitAsync(release, cancellationToken));
     }
 
@@ -115,21 +115,21 @@ internal sealed partial class LockHandle : IDistributedLockHandle
 
     private long ToTicks(TimeSpan span) => (long)(span.Ticks * (_time.TimestampFrequency / (double)TimeSpan.TicksPerSecond));
 
+    // Release stops these loops by cancelling _stop. Their waits suppress the cancellation instead of throwing it: a
+    // thrown OperationCanceledException on every release would cost more than the rest of the handle's bookkeeping.
     private async Task WatchLeaseAsync()
     {
         CancellationToken stop = _stop.Token;
-        try
+        for (TimeSpan left = LeaseLeft(); left > TimeSpan.Zero; left = LeaseLeft())
         {
-            for (TimeSpan left = LeaseLeft(); left > TimeSpan.Zero; left = LeaseLeft())
+            await Task.Delay(left, _time, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (stop.IsCancellationRequested)
             {
-                await Task.Delay(left, _time, stop).ConfigureAwait(false);
+                return;
             }
+        }
 
-            SignalLost("the lease ran out without renewal");
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-        }
+        SignalLost("the lease ran out without renewal");
     }
 
     private async Task RenewLoopAsync()
@@ -142,7 +142,12 @@ internal sealed partial class LockHandle : IDistributedLockHandle
             Task tick = Task.Delay(period, _time, stop);
             while (true)
             {
-                await tick.ConfigureAwait(false);
+                await tick.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                if (stop.IsCancellationRequested)
+                {
+                    return;
+                }
+
                 tick = Task.Delay(period, _time, stop);
                 if (!await RenewUntilLeaseEndsAsync(stop).ConfigureAwait(false))
                 {

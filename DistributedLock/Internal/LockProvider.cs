@@ -16,10 +16,15 @@ internal sealed record LockProviderSettings(TimeSpan DefaultTtl, bool AutoRenew,
 /// outlasts the holder's remaining lease.
 /// </summary>
 internal sealed partial class LockProvider(ILockBackend backend, LockProviderSettings settings, TimeProvider time, ILogger logger)
-    : IDistributedLockProvider, IDistributedSemaphoreProvider, IAsyncDisposable
+    : IDistributedLockProvider, IDistributedSemaphoreProvider, IDistributedReaderWriterLockProvider, IAsyncDisposable
 {
     /// <summary>Most holders a semaphore may admit.</summary>
     public const int MaxSemaphoreCount = 100_000;
+
+    private const string ReaderWriterKind = "reader-writer lock";
+
+    private readonly ILockBackend _readers = backend.ForReaderWriter(write: false, DistributedLockDefaults.IntentLease(settings.MaxPollInterval));
+    private readonly ILockBackend _writers = backend.ForReaderWriter(write: true, DistributedLockDefaults.IntentLease(settings.MaxPollInterval));
 
     internal ILockBackend Backend => backend;
 
@@ -36,6 +41,20 @@ internal sealed partial class LockProvider(ILockBackend backend, LockProviderSet
 
     public ValueTask<IDistributedLockHandle?> TryAcquireSemaphoreAsync(string name, int maxCount, TimeSpan timeout = default, LockAcquireOptions? options = null, CancellationToken cancellationToken = default) =>
         AcquireCoreAsync(Semaphore(maxCount), "semaphore", name, timeout, options, throwOnTimeout: false, cancellationToken);
+
+    public async ValueTask<IDistributedLockHandle> AcquireReadLockAsync(string name, TimeSpan? timeout = null, LockAcquireOptions? options = null, CancellationToken cancellationToken = default) =>
+        await AcquireCoreAsync(_readers, ReaderWriterKind, name, timeout, options, throwOnTimeout: true, cancellationToken).ConfigureAwait(false)
+        ?? throw new UnreachableException();
+
+    public ValueTask<IDistributedLockHandle?> TryAcquireReadLockAsync(string name, TimeSpan timeout = default, LockAcquireOptions? options = null, CancellationToken cancellationToken = default) =>
+        AcquireCoreAsync(_readers, ReaderWriterKind, name, timeout, options, throwOnTimeout: false, cancellationToken);
+
+    public async ValueTask<IDistributedLockHandle> AcquireWriteLockAsync(string name, TimeSpan? timeout = null, LockAcquireOptions? options = null, CancellationToken cancellationToken = default) =>
+        await AcquireCoreAsync(_writers, ReaderWriterKind, name, timeout, options, throwOnTimeout: true, cancellationToken).ConfigureAwait(false)
+        ?? throw new UnreachableException();
+
+    public ValueTask<IDistributedLockHandle?> TryAcquireWriteLockAsync(string name, TimeSpan timeout = default, LockAcquireOptions? options = null, CancellationToken cancellationToken = default) =>
+        AcquireCoreAsync(_writers, ReaderWriterKind, name, timeout, options, throwOnTimeout: false, cancellationToken);
 
     public ValueTask DisposeAsync() => backend.DisposeAsync();
 
@@ -70,15 +89,16 @@ internal sealed partial class LockProvider(ILockBackend backend, LockProviderSet
         AcquireAttempt attempt = default;
 
         // The uncontended path: one round trip, no subscription.
+        bool waiting = timeout != TimeSpan.Zero;
         try
         {
-            attempt = await backend.TryAcquireAsync(name, holder, ttl, cancellationToken).ConfigureAwait(false);
+            attempt = await backend.TryAcquireAsync(name, holder, ttl, waiting, cancellationToken).ConfigureAwait(false);
             if (attempt.Granted)
             {
                 return Grant(backend, name, holder, attempt.FencingToken, ttl, started, started, autoRenew);
             }
         }
-        catch (Exception e) when (timeout != TimeSpan.Zero && backend.IsUnavailable(e))
+        catch (Exception e) when (waiting && backend.IsUnavailable(e))
         {
             unreachable = e;
         }
@@ -86,16 +106,23 @@ internal sealed partial class LockProvider(ILockBackend backend, LockProviderSet
         {
             throw Unreachable(backend, name, timeout, e);
         }
-
-        if (timeout == TimeSpan.Zero)
+        catch (OperationCanceledException) when (waiting)
         {
-            return TimedOut(name, timeout.Value, throwOnTimeout);
+            // The try may have registered a writer's intent before the wait for its answer was cancelled.
+            await WithdrawAsync(backend, name, holder).ConfigureAwait(false);
+            throw;
+        }
+
+        if (!waiting)
+        {
+            return TimedOut(name, TimeSpan.Zero, throwOnTimeout);
         }
 
         using Activity? activity = LockTelemetry.ActivitySource.StartActivity("lock wait");
         activity?.SetTag("lilith.lock.name", name);
         var waiter = new ReleaseWaiter();
         IAsyncDisposable? subscription = null;
+        bool granted = false;
         try
         {
             TimeSpan pause = DistributedLockDefaults.FirstPollInterval;
@@ -117,10 +144,11 @@ internal sealed partial class LockProvider(ILockBackend backend, LockProviderSet
                 long attemptStart = time.GetTimestamp();
                 try
                 {
-                    attempt = await backend.TryAcquireAsync(name, holder, ttl, cancellationToken).ConfigureAwait(false);
+                    attempt = await backend.TryAcquireAsync(name, holder, ttl, waiting, cancellationToken).ConfigureAwait(false);
                     unreachable = null;
                     if (attempt.Granted)
                     {
+                        granted = true;
                         return Grant(backend, name, holder, attempt.FencingToken, ttl, started, attemptStart, autoRenew);
                     }
                 }
@@ -157,6 +185,34 @@ internal sealed partial class LockProvider(ILockBackend backend, LockProviderSet
             {
                 await subscription.DisposeAsync().ConfigureAwait(false);
             }
+
+            if (!granted)
+            {
+                await WithdrawAsync(backend, name, holder).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A waiter gives up (timeout, cancellation, error): a writer's intent is removed at once so that readers need
+    /// not wait for it to expire. Best effort, bounded: the intent expires by itself.
+    /// </summary>
+    private async ValueTask WithdrawAsync(ILockBackend backend, string name, string holder)
+    {
+        if (backend.Kind != LockKind.Write)
+        {
+            return;
+        }
+
+        Task withdraw = backend.WithdrawAsync(name, holder, CancellationToken.None).AsTask();
+        try
+        {
+            await withdraw.WaitAsync(DistributedLockDefaults.WithdrawTimeout, time).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            TaskObservation.Observe(withdraw);
+            Log.WithdrawFailed(logger, name, e);
         }
     }
 

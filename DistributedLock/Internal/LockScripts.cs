@@ -100,3 +100,64 @@ internal static class SemaphoreScripts
         return 1
         """;
 }
+
+/// <summary>
+/// The reader-writer lock's own Lua scripts, verbatim as in schema/distributed-lock.md. Renewal and release reuse
+/// the semaphore's scripts on <c>rw-readers</c> (readers) and the lock's scripts on <c>rw-writer</c> (the writer);
+/// a waiting writer that gives up withdraws its intent with the lock's release script on <c>rw-writer-intent</c>.
+/// </summary>
+internal static class ReaderWriterScripts
+{
+    /// <summary>
+    /// KEYS[1] rw-readers, KEYS[2] rw-writer, KEYS[3] rw-writer-intent, KEYS[4] rw-fence; ARGV[1] holder token, ARGV[2] lease in ms.
+    /// Returns {1, the last write grant's fencing token (0 if none)} when granted; {0, PTTL of the writer or of the
+    /// writer intent} when a writer holds the lock or waits for it.
+    /// </summary>
+    public const string AcquireRead = """
+        local blocker = redis.call('PTTL', KEYS[2])
+        if blocker == -2 then
+          blocker = redis.call('PTTL', KEYS[3])
+        end
+        if blocker ~= -2 then
+          return {0, blocker}
+        end
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+        redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+        local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+        redis.call('PEXPIREAT', KEYS[1], tonumber(last[2]))
+        return {1, tonumber(redis.call('GET', KEYS[4]) or '0')}
+        """;
+
+    /// <summary>
+    /// KEYS[1] rw-readers, KEYS[2] rw-writer, KEYS[3] rw-writer-intent, KEYS[4] rw-fence; ARGV[1] holder token,
+    /// ARGV[2] lease in ms, ARGV[3] intent lease in ms (0: a single try that registers no intent).
+    /// Returns {1, fencing token} when granted; {0, ms the blocker still holds (writer PTTL, other writer's intent
+    /// PTTL, or the latest reader lease end)} when not, having registered or refreshed this writer's intent when
+    /// ARGV[3] &gt; 0 and no other writer's intent is registered.
+    /// </summary>
+    public const string AcquireWrite = """
+        local intent = redis.call('GET', KEYS[3])
+        local blocker = redis.call('PTTL', KEYS[2])
+        if blocker == -2 and intent and intent ~= ARGV[1] then
+          blocker = redis.call('PTTL', KEYS[3])
+        elseif blocker == -2 then
+          local t = redis.call('TIME')
+          local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+          redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+          local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+          if #last == 0 then
+            local token = redis.call('INCR', KEYS[4])
+            redis.call('DEL', KEYS[3])
+            redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+            return {1, token}
+          end
+          blocker = tonumber(last[2]) - now
+        end
+        if tonumber(ARGV[3]) > 0 and (not intent or intent == ARGV[1]) then
+          redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[3])
+        end
+        return {0, blocker}
+        """;
+}

@@ -4,63 +4,112 @@ using StackExchange.Redis;
 namespace Lilith.DistributedLock.Internal;
 
 /// <summary>
-/// Locks (or, with <paramref name="semaphoreMaxCount"/> &gt; 0, slots of a semaphore) in Redis, one script per
-/// operation (schema/distributed-lock.md).
+/// Locks, semaphore slots, or read or write grants of reader-writer locks in Redis, one script per operation
+/// (schema/distributed-lock.md). One instance is one <see cref="LockKind"/>; the views share the connection.
 /// </summary>
-internal sealed class RedisLockBackend(RedisConnectionSource connection, LockKeys keys, int semaphoreMaxCount = 0) : ILockBackend
+internal sealed class RedisLockBackend : ILockBackend
 {
-    private readonly bool _semaphore = semaphoreMaxCount > 0;
+    private readonly RedisConnectionSource _connection;
+    private readonly LockKeys _keys;
+    private readonly bool _ownsConnection;
+    private readonly long _semaphoreMaxCount;
+    private readonly long _intentLeaseMs;
+
+    public RedisLockBackend(RedisConnectionSource connection, LockKeys keys)
+        : this(connection, keys, LockKind.Lock, ownsConnection: true, semaphoreMaxCount: 0, intentLeaseMs: 0)
+    {
+    }
+
+    private RedisLockBackend(RedisConnectionSource connection, LockKeys keys, LockKind kind, bool ownsConnection, long semaphoreMaxCount, long intentLeaseMs)
+    {
+        _connection = connection;
+        _keys = keys;
+        Kind = kind;
+        _ownsConnection = ownsConnection;
+        _semaphoreMaxCount = semaphoreMaxCount;
+        _intentLeaseMs = intentLeaseMs;
+        Description = "Redis (" + connection.Description + ")";
+    }
+
+    public string Description { get; }
+
+    public LockKind Kind { get; }
 
     /// <summary>A backend on a connection owned by the caller (tests, benchmarks).</summary>
     public static RedisLockBackend On(IConnectionMultiplexer shared, LockKeys keys) => new(new RedisConnectionSource(shared), keys);
 
-    /// <summary>The same store, for slots of a semaphore admitting <paramref name="maxCount"/> holders.</summary>
-    public ILockBackend ForSemaphore(int maxCount) => new RedisLockBackend(connection, keys, maxCount);
+    public ILockBackend ForSemaphore(int maxCount) => new RedisLockBackend(_connection, _keys, LockKind.Semaphore, ownsConnection: false, maxCount, 0);
 
-    public string Description { get; } = "Redis (" + connection.Description + ")";
+    public ILockBackend ForReaderWriter(bool write, TimeSpan intentLease) =>
+        new RedisLockBackend(_connection, _keys, write ? LockKind.Write : LockKind.Read, ownsConnection: false, 0, Milliseconds(intentLease));
 
-    public async ValueTask<AcquireAttempt> TryAcquireAsync(string name, string holder, TimeSpan ttl, CancellationToken cancellationToken)
+    public async ValueTask<AcquireAttempt> TryAcquireAsync(string name, string holder, TimeSpan ttl, bool waiting, CancellationToken cancellationToken)
     {
         IDatabase db = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
-        RedisResult result = await TaskObservation.WaitAsync(
-            _semaphore
-                ? db.ScriptEvaluateAsync(SemaphoreScripts.Acquire, [keys.SemaphoreHolders(name), keys.SemaphoreFence(name)], [holder, Milliseconds(ttl), semaphoreMaxCount])
-                : db.ScriptEvaluateAsync(LockScripts.Acquire, [keys.Lock(name), keys.Fence(name)], [holder, Milliseconds(ttl)]),
-            cancellationToken).ConfigureAwait(false);
-        var parts = (RedisResult[])result!;
+        Task<RedisResult> evaluation = Kind switch
+        {
+            LockKind.Lock => db.ScriptEvaluateAsync(LockScripts.Acquire, [_keys.Lock(name), _keys.Fence(name)], [holder, Milliseconds(ttl)]),
+            LockKind.Semaphore => db.ScriptEvaluateAsync(SemaphoreScripts.Acquire, [_keys.SemaphoreHolders(name), _keys.SemaphoreFence(name)], [holder, Milliseconds(ttl), _semaphoreMaxCount]),
+            LockKind.Read => db.ScriptEvaluateAsync(ReaderWriterScripts.AcquireRead, ReaderWriterKeys(name), [holder, Milliseconds(ttl)]),
+            _ => db.ScriptEvaluateAsync(ReaderWriterScripts.AcquireWrite, ReaderWriterKeys(name), [holder, Milliseconds(ttl), waiting ? _intentLeaseMs : 0]),
+        };
+        var parts = (RedisResult[])(await Answer(evaluation, cancellationToken).ConfigureAwait(false))!;
         long value = (long)parts[1];
         return (long)parts[0] == 1
-            ? new AcquireAttempt(value, null)
-            : new AcquireAttempt(0, value >= 0 ? TimeSpan.FromMilliseconds(value) : null);
+            ? AcquireAttempt.Grant(value)
+            : AcquireAttempt.Busy(value >= 0 ? TimeSpan.FromMilliseconds(value) : null);
     }
 
     public async ValueTask<bool> RenewAsync(string name, string holder, TimeSpan ttl, CancellationToken cancellationToken)
     {
         IDatabase db = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
-        RedisResult result = await TaskObservation.WaitAsync(
-            _semaphore
-                ? db.ScriptEvaluateAsync(SemaphoreScripts.Renew, [keys.SemaphoreHolders(name)], [holder, Milliseconds(ttl)])
-                : db.ScriptEvaluateAsync(LockScripts.Renew, [keys.Lock(name)], [holder, Milliseconds(ttl)]),
-            cancellationToken).ConfigureAwait(false);
-        return (long)result == 1;
+        Task<RedisResult> evaluation = Kind switch
+        {
+            LockKind.Lock => db.ScriptEvaluateAsync(LockScripts.Renew, [_keys.Lock(name)], [holder, Milliseconds(ttl)]),
+            LockKind.Semaphore => db.ScriptEvaluateAsync(SemaphoreScripts.Renew, [_keys.SemaphoreHolders(name)], [holder, Milliseconds(ttl)]),
+            LockKind.Read => db.ScriptEvaluateAsync(SemaphoreScripts.Renew, [_keys.Readers(name)], [holder, Milliseconds(ttl)]),
+            _ => db.ScriptEvaluateAsync(LockScripts.Renew, [_keys.Writer(name)], [holder, Milliseconds(ttl)]),
+        };
+        return (long)await Answer(evaluation, cancellationToken).ConfigureAwait(false) == 1;
     }
 
     public async ValueTask<bool> ReleaseAsync(string name, string holder, CancellationToken cancellationToken)
     {
         IDatabase db = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
-        RedisResult result = await TaskObservation.WaitAsync(
-            _semaphore
-                ? db.ScriptEvaluateAsync(SemaphoreScripts.Release, [keys.SemaphoreHolders(name), keys.SemaphoreReleasedChannel(name)], [holder])
-                : db.ScriptEvaluateAsync(LockScripts.Release, [keys.Lock(name), keys.ReleasedChannel(name)], [holder]),
+        Task<RedisResult> evaluation = Kind switch
+        {
+            LockKind.Lock => db.ScriptEvaluateAsync(LockScripts.Release, [_keys.Lock(name), _keys.ReleasedChannel(name)], [holder]),
+            LockKind.Semaphore => db.ScriptEvaluateAsync(SemaphoreScripts.Release, [_keys.SemaphoreHolders(name), _keys.SemaphoreReleasedChannel(name)], [holder]),
+            LockKind.Read => db.ScriptEvaluateAsync(SemaphoreScripts.Release, [_keys.Readers(name), _keys.ReaderWriterReleasedChannel(name)], [holder]),
+            _ => db.ScriptEvaluateAsync(LockScripts.Release, [_keys.Writer(name), _keys.ReaderWriterReleasedChannel(name)], [holder]),
+        };
+        return (long)await Answer(evaluation, cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    public async ValueTask WithdrawAsync(string name, string holder, CancellationToken cancellationToken)
+    {
+        if (Kind != LockKind.Write)
+        {
+            return;
+        }
+
+        // The lock's release script on the intent key: compare-and-delete, and announce it to the readers it blocked.
+        IDatabase db = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        await TaskObservation.WaitAsync(
+            db.ScriptEvaluateAsync(LockScripts.Release, [_keys.WriterIntent(name), _keys.ReaderWriterReleasedChannel(name)], [holder]),
             cancellationToken).ConfigureAwait(false);
-        return (long)result == 1;
     }
 
     public async ValueTask<IAsyncDisposable> SubscribeAsync(string name, ReleaseWaiter waiter, CancellationToken cancellationToken)
     {
-        IConnectionMultiplexer multiplexer = await connection.GetAsync(cancellationToken).ConfigureAwait(false);
+        IConnectionMultiplexer multiplexer = await _connection.GetAsync(cancellationToken).ConfigureAwait(false);
         ISubscriber subscriber = multiplexer.GetSubscriber();
-        RedisChannel channel = RedisChannel.Literal(_semaphore ? keys.SemaphoreReleasedChannel(name) : keys.ReleasedChannel(name));
+        RedisChannel channel = RedisChannel.Literal(Kind switch
+        {
+            LockKind.Lock => _keys.ReleasedChannel(name),
+            LockKind.Semaphore => _keys.SemaphoreReleasedChannel(name),
+            _ => _keys.ReaderWriterReleasedChannel(name),
+        });
         Action<RedisChannel, RedisValue> handler = (_, _) => waiter.Notify();
         await TaskObservation.WaitAsync(subscriber.SubscribeAsync(channel, handler), cancellationToken).ConfigureAwait(false);
         return new Subscription(subscriber, channel, handler);
@@ -70,13 +119,21 @@ internal sealed class RedisLockBackend(RedisConnectionSource connection, LockKey
         error is RedisConnectionException or RedisTimeoutException ||
         (error is RedisServerException server && (server.Message.StartsWith("LOADING", StringComparison.Ordinal) || server.Message.StartsWith("BUSY", StringComparison.Ordinal)));
 
-    // A semaphore view shares the lock backend's connection; only the lock backend owns it.
-    public ValueTask DisposeAsync() => _semaphore ? default : connection.DisposeAsync();
+    // The views share the lock backend's connection; only the lock backend owns it.
+    public ValueTask DisposeAsync() => _ownsConnection ? _connection.DisposeAsync() : default;
+
+    /// <summary>The script's answer; wrapped in a cancellable wait only when the token can fire (the common call has none).</summary>
+    private static ValueTask<RedisResult> Answer(Task<RedisResult> evaluation, CancellationToken cancellationToken) =>
+        evaluation.IsCompleted || !cancellationToken.CanBeCanceled
+            ? new ValueTask<RedisResult>(evaluation)
+            : new ValueTask<RedisResult>(TaskObservation.WaitAsync(evaluation, cancellationToken));
 
     private static long Milliseconds(TimeSpan span) => (long)Math.Ceiling(span.TotalMilliseconds);
 
+    private RedisKey[] ReaderWriterKeys(string name) => [_keys.Readers(name), _keys.Writer(name), _keys.WriterIntent(name), _keys.ReaderWriterFence(name)];
+
     private async ValueTask<IDatabase> DatabaseAsync(CancellationToken cancellationToken) =>
-        (await connection.GetAsync(cancellationToken).ConfigureAwait(false)).GetDatabase();
+        (await _connection.GetAsync(cancellationToken).ConfigureAwait(false)).GetDatabase();
 
     private sealed class Subscription(ISubscriber subscriber, RedisChannel channel, Action<RedisChannel, RedisValue> handler) : IAsyncDisposable
     {

@@ -19,6 +19,12 @@ public sealed class InMemoryLockContractTests : LockContractTests
         Assert.True(_backend.DeleteExternally(name));
         return Task.CompletedTask;
     }
+
+    protected override Task DeleteReaderWriterExternallyAsync(string name, bool writer)
+    {
+        Assert.True(((InMemoryLockBackend)_backend.ForReaderWriter(writer, TimeSpan.FromSeconds(1))).DeleteExternally(name));
+        return Task.CompletedTask;
+    }
 }
 
 /// <summary>Lease logic on a fake clock.</summary>

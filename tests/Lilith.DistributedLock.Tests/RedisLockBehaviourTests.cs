@@ -57,6 +57,135 @@ public sealed partial class RedisLockBehaviourTests(RedisFixture redis)
     }
 
     [Fact]
+    public async Task Reader_writer_contention_on_two_connections_never_lets_a_writer_in_with_anyone()
+    {
+        LockProvider[] providers =
+        [
+            RedisLockContractTests.Provider(await redis.NewConnectionAsync(), _keys, Defaults),
+            RedisLockContractTests.Provider(await redis.NewConnectionAsync(), _keys, Defaults),
+        ];
+        const int ReadGrants = 400, WriteGrants = 150;
+        int readsIssued = 0, writesIssued = 0, readers = 0, writers = 0, violations = 0, staleReadTokens = 0, reads = 0, writes = 0;
+        long lastWriteToken = 0;
+        var writeTokens = new List<long>(WriteGrants);
+
+        async Task ReaderAsync(IDistributedReaderWriterLockProvider locks)
+        {
+            while (Interlocked.Increment(ref readsIssued) <= ReadGrants)
+            {
+                await using IDistributedLockHandle read = await locks.AcquireReadLockAsync("rw-contended", TimeSpan.FromSeconds(30), cancellationToken: Ct);
+                Interlocked.Increment(ref readers);
+                Interlocked.Increment(ref reads);
+                if (Volatile.Read(ref writers) != 0)
+                {
+                    Interlocked.Increment(ref violations);
+                }
+
+                if (read.FencingToken != Interlocked.Read(ref lastWriteToken))
+                {
+                    Interlocked.Increment(ref staleReadTokens);
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(1), Ct); // longer than a round trip, so an overlapping grant would be seen
+                if (Volatile.Read(ref writers) != 0)
+                {
+                    Interlocked.Increment(ref violations);
+                }
+
+                Interlocked.Decrement(ref readers);
+            }
+        }
+
+        async Task WriterAsync(IDistributedReaderWriterLockProvider locks)
+        {
+            while (Interlocked.Increment(ref writesIssued) <= WriteGrants)
+            {
+                await using IDistributedLockHandle write = await locks.AcquireWriteLockAsync("rw-contended", TimeSpan.FromSeconds(30), cancellationToken: Ct);
+                if (Interlocked.Increment(ref writers) != 1 || Volatile.Read(ref readers) != 0)
+                {
+                    Interlocked.Increment(ref violations);
+                }
+
+                Interlocked.Increment(ref writes);
+                lock (writeTokens)
+                {
+                    writeTokens.Add(write.FencingToken);
+                }
+
+                Interlocked.Exchange(ref lastWriteToken, write.FencingToken);
+                await Task.Delay(TimeSpan.FromMilliseconds(1), Ct); // longer than a round trip, so an overlapping grant would be seen
+                if (Volatile.Read(ref writers) != 1 || Volatile.Read(ref readers) != 0)
+                {
+                    Interlocked.Increment(ref violations);
+                }
+
+                Interlocked.Decrement(ref writers);
+            }
+        }
+
+        // 12 readers and 4 writers, half on each connection; each holds its grant for about a millisecond.
+        Task[] workers =
+        [
+            .. Enumerable.Range(0, 12).Select(i => Task.Run(() => ReaderAsync(providers[i % 2]), Ct)),
+            .. Enumerable.Range(0, 4).Select(i => Task.Run(() => WriterAsync(providers[i % 2]), Ct)),
+        ];
+        await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(60), Ct);
+
+        Assert.Equal(0, violations);
+        Assert.Equal(0, staleReadTokens);
+        Assert.Equal(ReadGrants, reads);
+        Assert.Equal(WriteGrants, writes);
+        Assert.Equal(Enumerable.Range(1, WriteGrants).Select(i => (long)i), writeTokens); // strictly increasing, in grant order
+        IDatabase db = (await redis.ConnectionAsync()).GetDatabase();
+        Assert.Equal(WriteGrants, (long)await db.StringGetAsync(_keys.ReaderWriterFence("rw-contended")));
+        Assert.False(await db.KeyExistsAsync(_keys.Writer("rw-contended")));
+        Assert.False(await db.KeyExistsAsync(_keys.WriterIntent("rw-contended")));
+        Assert.Equal(0, await db.SortedSetLengthAsync(_keys.Readers("rw-contended")));
+    }
+
+    [Fact]
+    public async Task Reader_writer_keys_hold_what_the_schema_says_and_a_raw_redis_writer_hands_over_to_a_reader()
+    {
+        IDatabase db = (await redis.ConnectionAsync()).GetDatabase();
+        LockProvider locks = RedisLockContractTests.Provider(await redis.NewConnectionAsync(), _keys, Defaults with { MaxPollInterval = TimeSpan.FromSeconds(5) });
+        RedisKey[] keys = [_keys.Readers("doc"), _keys.Writer("doc"), _keys.WriterIntent("doc"), _keys.ReaderWriterFence("doc")];
+
+        // A reader's entry: member = holder token, score = lease end on the server's clock; the zset expires with it.
+        IDistributedLockHandle reader = await locks.AcquireReadLockAsync("doc", TimeSpan.Zero, cancellationToken: Ct);
+        SortedSetEntry entry = Assert.Single(await db.SortedSetRangeByRankWithScoresAsync(_keys.Readers("doc")));
+        Assert.Equal(((LockHandle)reader).Holder, entry.Element.ToString());
+        RedisResult[] time = (RedisResult[])(await db.ExecuteAsync("TIME"))!;
+        long now = (long)time[0] * 1000 + (long)time[1] / 1000;
+        Assert.InRange(entry.Score - now, 25_000, 30_000);
+        Assert.InRange((await db.KeyTimeToLiveAsync(_keys.Readers("doc")))!.Value, TimeSpan.FromSeconds(25), TimeSpan.FromSeconds(30));
+
+        // A waiting C# writer registers its intent (its holder token, with the intent lease: 3 x 5 s poll cap).
+        Task<IDistributedLockHandle> writer = locks.AcquireWriteLockAsync("doc", TimeSpan.FromSeconds(10), cancellationToken: Ct).AsTask();
+        Assert.True(await Eventually.TrueWithinAsync(() => db.KeyExists(_keys.WriterIntent("doc")), TimeSpan.FromSeconds(5)));
+        Assert.InRange((await db.KeyTimeToLiveAsync(_keys.WriterIntent("doc")))!.Value, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(15));
+        var refused = (RedisResult[])(await db.ScriptEvaluateAsync(ReaderWriterScripts.AcquireRead, keys, ["python:reader:1:00000000000000000000000000000001", 30000]))!;
+        Assert.Equal(0, (long)refused[0]); // a new reader (any language) is refused while the writer waits ...
+        Assert.InRange((long)refused[1], 1, 15_000); // ... and told the intent's PTTL
+        await reader.ReleaseAsync(Ct);
+        IDistributedLockHandle written = await writer.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        Assert.Equal(((LockHandle)written).Holder, (string?)await db.StringGetAsync(_keys.Writer("doc")));
+        Assert.False(await db.KeyExistsAsync(_keys.WriterIntent("doc")));
+        Assert.Equal(1, (long)await db.StringGetAsync(_keys.ReaderWriterFence("doc")));
+        await written.ReleaseAsync(Ct);
+
+        // A Python writer, by the schema's scripts: acquire (registers no intent with ARGV[3] = 0), then release.
+        const string PythonWriter = "python:worker-3:4242:0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+        var granted = (RedisResult[])(await db.ScriptEvaluateAsync(ReaderWriterScripts.AcquireWrite, keys, [PythonWriter, 30000, 0]))!;
+        Assert.Equal(new long[] { 1, 2 }, granted.Select(r => (long)r));
+        Task<IDistributedLockHandle> waitingReader = locks.AcquireReadLockAsync("doc", TimeSpan.FromSeconds(10), cancellationToken: Ct).AsTask();
+        await Task.Delay(TimeSpan.FromMilliseconds(700), Ct);
+        Assert.False(waitingReader.IsCompleted);
+        Assert.Equal(1, (long)await db.ScriptEvaluateAsync(LockScripts.Release, [_keys.Writer("doc"), _keys.ReaderWriterReleasedChannel("doc")], [PythonWriter]));
+        await using IDistributedLockHandle read = await waitingReader.WaitAsync(TimeSpan.FromMilliseconds(400), Ct);
+        Assert.Equal(2, read.FencingToken);
+    }
+
+    [Fact]
     public async Task A_lock_key_written_with_raw_redis_commands_blocks_acquisition_and_its_release_hands_over()
     {
         IDatabase db = (await redis.ConnectionAsync()).GetDatabase();

@@ -17,4 +17,7 @@ public sealed class RedisLockContractTests(RedisFixture redis) : LockContractTes
 
     protected override async Task DeleteExternallyAsync(string name) =>
         Assert.True(await (await redis.ConnectionAsync()).GetDatabase().KeyDeleteAsync(_keys.Lock(name)));
+
+    protected override async Task DeleteReaderWriterExternallyAsync(string name, bool writer) =>
+        Assert.True(await (await redis.ConnectionAsync()).GetDatabase().KeyDeleteAsync(writer ? _keys.Writer(name) : _keys.Readers(name)));
 }

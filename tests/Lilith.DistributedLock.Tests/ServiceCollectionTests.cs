@@ -22,6 +22,7 @@ public sealed class ServiceCollectionTests(RedisFixture redis)
         var locks = (LockProvider)provider.GetRequiredService<IDistributedLockProvider>();
         Assert.IsType<InMemoryLockBackend>(locks.Backend);
         Assert.Same(locks, provider.GetRequiredService<IDistributedSemaphoreProvider>());
+        Assert.Same(locks, provider.GetRequiredService<IDistributedReaderWriterLockProvider>());
         await using IDistributedLockHandle handle = await locks.AcquireAsync("di", TimeSpan.Zero, cancellationToken: Ct);
         Assert.Equal(1, handle.FencingToken);
     }

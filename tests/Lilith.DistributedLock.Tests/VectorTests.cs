@@ -32,6 +32,8 @@ public sealed class SchemaDocumentTests
     [InlineData("Semaphore" + nameof(SemaphoreScripts.Acquire), SemaphoreScripts.Acquire)]
     [InlineData("Semaphore" + nameof(SemaphoreScripts.Renew), SemaphoreScripts.Renew)]
     [InlineData("Semaphore" + nameof(SemaphoreScripts.Release), SemaphoreScripts.Release)]
+    [InlineData(nameof(ReaderWriterScripts.AcquireRead), ReaderWriterScripts.AcquireRead)]
+    [InlineData(nameof(ReaderWriterScripts.AcquireWrite), ReaderWriterScripts.AcquireWrite)]
     public void Every_script_appears_verbatim_in_the_schema_document(string name, string script)
     {
         string document = File.ReadAllText(Path.Combine(GoldenVectors.RepositoryRoot, "schema", "distributed-lock.md")).ReplaceLineEndings("\n");

@@ -16,7 +16,8 @@ namespace Lilith.Benchmarks.DistributedLock;
 
 /// <summary>
 /// Uncontended acquire + release of one lock on a loopback Redis, against madelson's DistributedLock.Redis (the
-/// baseline) and RedLock.net, with PING in the same run to express the cost in round trips (goal: at most 2.2).
+/// baseline) and RedLock.net, with PING in the same run to express the cost in round trips (goal: at most 2.2);
+/// and the same for a reader-writer lock's read side against madelson's reader-writer lock.
 /// </summary>
 [MemoryDiagnoser]
 public class LockAcquireReleaseBenchmarks
@@ -61,15 +62,30 @@ public class LockAcquireReleaseBenchmarks
 
     /// <summary>Lilith: acquire (one script) + release (one script), auto-renewal on as by default.</summary>
     [Benchmark]
-    public async Task<long> Lilith()
+    public Task<long> Lilith() => ReleaseOnceAsync(_lilith.AcquireAsync("uncontended", TimeSpan.Zero));
+
+    /// <summary>Lilith reader-writer lock: read acquire (one script) + release (one script), auto-renewal on.</summary>
+    [Benchmark]
+    public Task<long> LilithReadLock() => ReleaseOnceAsync(_lilith.AcquireReadLockAsync("uncontended-rw", TimeSpan.Zero));
+
+    /// <summary>Awaits a grant and releases it (what every Lilith row measures besides its acquire call).</summary>
+    private static async Task<long> ReleaseOnceAsync(ValueTask<IDistributedLockHandle> acquire)
     {
-        IDistributedLockHandle handle = await _lilith.AcquireAsync("uncontended", TimeSpan.Zero);
+        IDistributedLockHandle handle = await acquire;
         long token = handle.FencingToken;
         await handle.ReleaseAsync();
         return token;
     }
 
 #if LILITH_LOCK_ANCHORS
+    /// <summary>madelson DistributedLock.Redis reader-writer lock, read side: the anchor of the read row.</summary>
+    [Benchmark]
+    public async Task<bool> MadelsonReadLock()
+    {
+        await using RedisDistributedReaderWriterLockHandle? handle = await new RedisDistributedReaderWriterLock("madelson-uncontended-rw", _db).TryAcquireReadLockAsync();
+        return handle is not null;
+    }
+
     /// <summary>madelson DistributedLock.Redis: the anchor.</summary>
     [Benchmark(Baseline = true)]
     public async Task<bool> MadelsonDistributedLock()

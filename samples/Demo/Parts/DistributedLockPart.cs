@@ -3,7 +3,10 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Lilith.Demo.Parts;
 
-/// <summary>Lilith.DistributedLock: a lock with a fencing token, a waiter handed the lock on release, a lost lock.</summary>
+/// <summary>
+/// Lilith.DistributedLock: a lock with a fencing token, a waiter handed the lock on release, a lost lock, and a
+/// reader-writer lock whose waiting writer blocks new readers.
+/// </summary>
 public sealed class DistributedLockPart : IDemoPart
 {
     /// <inheritdoc />
@@ -51,5 +54,24 @@ public sealed class DistributedLockPart : IDemoPart
         }
 
         output.WriteLine($"   release after the lease ended: {await shortLease.ReleaseAsync(cancellationToken)} (nothing deleted; a new holder would be untouched)");
+
+        IDistributedReaderWriterLockProvider rwLocks = services.GetRequiredService<IDistributedReaderWriterLockProvider>();
+        string catalog = name + "-catalog";
+        IDistributedLockHandle reader1 = await rwLocks.AcquireReadLockAsync(catalog, TimeSpan.Zero, cancellationToken: cancellationToken);
+        IDistributedLockHandle reader2 = await rwLocks.AcquireReadLockAsync(catalog, TimeSpan.Zero, cancellationToken: cancellationToken);
+        output.WriteLine("   reader-writer lock: two readers hold it at once");
+        Task<IDistributedLockHandle> writer = rwLocks.AcquireWriteLockAsync(catalog, TimeSpan.FromSeconds(5), cancellationToken: cancellationToken).AsTask();
+        await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+        IDistributedLockHandle? lateReader = await rwLocks.TryAcquireReadLockAsync(catalog, cancellationToken: cancellationToken);
+        output.WriteLine($"   a writer waits; a new reader now gets: {(lateReader is null ? "nothing (the waiting writer goes first)" : "the lock?!")}");
+        await reader1.ReleaseAsync(cancellationToken);
+        await reader2.ReleaseAsync(cancellationToken);
+        await using (IDistributedLockHandle write = await writer)
+        {
+            output.WriteLine($"   the readers left: the writer got it with fencing token {write.FencingToken}");
+        }
+
+        await using IDistributedLockHandle afterWrite = await rwLocks.AcquireReadLockAsync(catalog, TimeSpan.FromSeconds(5), cancellationToken: cancellationToken);
+        output.WriteLine($"   a reader after the write carries the last write's token: {afterWrite.FencingToken}");
     }
 }
