@@ -18,6 +18,12 @@ internal static class DistributedLockDefaults
     /// <summary>Pause between renewal tries while the backend cannot be reached.</summary>
     public static readonly TimeSpan RenewalRetryInterval = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>
+    /// How long past its timeout an acquire still waits for an answer from Redis: a try sent as the timeout ends gets
+    /// its answer, and a server that does not answer (down, refusing the password) cannot stretch the wait further.
+    /// </summary>
+    public static readonly TimeSpan AnswerGrace = TimeSpan.FromSeconds(1);
+
     /// <summary>Longest wait for a giving-up writer's intent to be withdrawn (it expires by itself anyway).</summary>
     public static readonly TimeSpan WithdrawTimeout = TimeSpan.FromSeconds(1);
 

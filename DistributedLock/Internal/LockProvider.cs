@@ -88,108 +88,155 @@ internal sealed partial class LockProvider(ILockBackend backend, LockProviderSet
         Exception? unreachable = null;
         AcquireAttempt attempt = default;
 
-        // The uncontended path: one round trip, no subscription.
-        bool waiting = timeout != TimeSpan.Zero;
+        // A positive timeout also bounds every call to Redis (plus a grace for the last answer), so a server that does not
+        // answer (down, refusing the password, failing over) cannot stretch the caller's wait.
+        using AcquireDeadline? deadline = timeout is { } bound && bound > TimeSpan.Zero
+            ? new AcquireDeadline(bound + DistributedLockDefaults.AnswerGrace, time, cancellationToken)
+            : null;
+        CancellationToken token = deadline?.Token ?? cancellationToken;
+        bool awaitingRedis = false;
         try
         {
-            attempt = await backend.TryAcquireAsync(name, holder, ttl, waiting, cancellationToken).ConfigureAwait(false);
-            if (attempt.Granted)
+            // The uncontended path: one round trip, no subscription.
+            bool waiting = timeout != TimeSpan.Zero;
+            try
             {
-                return Grant(backend, name, holder, attempt.FencingToken, ttl, started, started, autoRenew);
-            }
-        }
-        catch (Exception e) when (waiting && backend.IsUnavailable(e))
-        {
-            unreachable = e;
-        }
-        catch (Exception e) when (backend.IsUnavailable(e))
-        {
-            throw Unreachable(backend, name, timeout, e);
-        }
-        catch (OperationCanceledException) when (waiting)
-        {
-            // The try may have registered a writer's intent before the wait for its answer was cancelled.
-            await WithdrawAsync(backend, name, holder).ConfigureAwait(false);
-            throw;
-        }
-
-        if (!waiting)
-        {
-            return TimedOut(name, TimeSpan.Zero, throwOnTimeout);
-        }
-
-        using Activity? activity = LockTelemetry.ActivitySource.StartActivity("lock wait");
-        activity?.SetTag("lilith.lock.name", name);
-        var waiter = new ReleaseWaiter();
-        IAsyncDisposable? subscription = null;
-        bool granted = false;
-        try
-        {
-            TimeSpan pause = DistributedLockDefaults.FirstPollInterval;
-            while (true)
-            {
-                if (subscription is null)
+                awaitingRedis = true;
+                attempt = await backend.TryAcquireAsync(name, holder, ttl, waiting, token).ConfigureAwait(false);
+                awaitingRedis = false;
+                if (attempt.Granted)
                 {
+                    return Grant(backend, name, holder, attempt.FencingToken, ttl, started, started, autoRenew);
+                }
+            }
+            catch (Exception e) when (waiting && backend.IsUnavailable(e))
+            {
+                unreachable = e;
+            }
+            catch (Exception e) when (backend.IsUnavailable(e))
+            {
+                throw Unreachable(backend, name, timeout, e);
+            }
+            catch (OperationCanceledException) when (waiting)
+            {
+                // The try may have registered a writer's intent before the wait for its answer was cancelled.
+                await WithdrawAsync(backend, name, holder).ConfigureAwait(false);
+                throw;
+            }
+
+            if (!waiting)
+            {
+                return TimedOut(name, TimeSpan.Zero, throwOnTimeout);
+            }
+
+            using Activity? activity = LockTelemetry.ActivitySource.StartActivity("lock wait");
+            activity?.SetTag("lilith.lock.name", name);
+            var waiter = new ReleaseWaiter();
+            IAsyncDisposable? subscription = null;
+            bool granted = false;
+            try
+            {
+                TimeSpan pause = DistributedLockDefaults.FirstPollInterval;
+                while (true)
+                {
+                    if (subscription is null)
+                    {
+                        try
+                        {
+                            awaitingRedis = true;
+                            subscription = await backend.SubscribeAsync(name, waiter, token).ConfigureAwait(false);
+                            awaitingRedis = false;
+                        }
+                        catch (Exception e) when (backend.IsUnavailable(e))
+                        {
+                            unreachable = e;
+                        }
+                    }
+
+                    // Try right after subscribing too: a release between the first try and the subscription is not announced to us.
+                    long attemptStart = time.GetTimestamp();
                     try
                     {
-                        subscription = await backend.SubscribeAsync(name, waiter, cancellationToken).ConfigureAwait(false);
+                        awaitingRedis = true;
+                        attempt = await backend.TryAcquireAsync(name, holder, ttl, waiting, token).ConfigureAwait(false);
+                        awaitingRedis = false;
+                        unreachable = null;
+                        if (attempt.Granted)
+                        {
+                            granted = true;
+                            return Grant(backend, name, holder, attempt.FencingToken, ttl, started, attemptStart, autoRenew);
+                        }
                     }
                     catch (Exception e) when (backend.IsUnavailable(e))
                     {
                         unreachable = e;
+                        attempt = default;
                     }
-                }
 
-                // Try right after subscribing too: a release between the first try and the subscription is not announced to us.
-                long attemptStart = time.GetTimestamp();
-                try
-                {
-                    attempt = await backend.TryAcquireAsync(name, holder, ttl, waiting, cancellationToken).ConfigureAwait(false);
-                    unreachable = null;
-                    if (attempt.Granted)
+                    TimeSpan wait = pause;
+                    if (attempt.HolderLeaseLeft is { } leaseLeft && leaseLeft + TimeSpan.FromMilliseconds(1) < wait)
                     {
-                        granted = true;
-                        return Grant(backend, name, holder, attempt.FencingToken, ttl, started, attemptStart, autoRenew);
+                        wait = leaseLeft + TimeSpan.FromMilliseconds(1);
                     }
-                }
-                catch (Exception e) when (backend.IsUnavailable(e))
-                {
-                    unreachable = e;
-                    attempt = default;
-                }
 
-                TimeSpan wait = pause;
-                if (attempt.HolderLeaseLeft is { } leaseLeft && leaseLeft + TimeSpan.FromMilliseconds(1) < wait)
-                {
-                    wait = leaseLeft + TimeSpan.FromMilliseconds(1);
-                }
-
-                if (timeout is { } limit)
-                {
-                    TimeSpan remaining = limit - time.GetElapsedTime(started);
-                    if (remaining <= TimeSpan.Zero)
+                    if (timeout is { } limit)
                     {
-                        return unreachable is not null ? throw Unreachable(backend, name, timeout, unreachable) : TimedOut(name, limit, throwOnTimeout);
+                        TimeSpan remaining = limit - time.GetElapsedTime(started);
+                        if (remaining <= TimeSpan.Zero)
+                        {
+                            return unreachable is not null ? throw Unreachable(backend, name, timeout, unreachable) : TimedOut(name, limit, throwOnTimeout);
+                        }
+
+                        wait = remaining < wait ? remaining : wait;
                     }
 
-                    wait = remaining < wait ? remaining : wait;
+                    await waiter.WaitAsync(wait, time, token).ConfigureAwait(false);
+                    pause = pause * 2 < settings.MaxPollInterval ? pause * 2 : settings.MaxPollInterval;
+                }
+            }
+            finally
+            {
+                if (subscription is not null)
+                {
+                    await subscription.DisposeAsync().ConfigureAwait(false);
                 }
 
-                await waiter.WaitAsync(wait, time, cancellationToken).ConfigureAwait(false);
-                pause = pause * 2 < settings.MaxPollInterval ? pause * 2 : settings.MaxPollInterval;
+                if (!granted)
+                {
+                    await WithdrawAsync(backend, name, holder).ConfigureAwait(false);
+                }
             }
         }
-        finally
+        catch (OperationCanceledException) when (deadline is { Expired: true } && !cancellationToken.IsCancellationRequested)
         {
-            if (subscription is not null)
-            {
-                await subscription.DisposeAsync().ConfigureAwait(false);
-            }
+            // Past the timeout and its grace: a call to Redis is still unanswered (or the machine is starved).
+            return unreachable is null && !awaitingRedis
+                ? TimedOut(name, timeout!.Value, throwOnTimeout)
+                : throw Unreachable(backend, name, timeout,
+                    unreachable ?? new TimeoutException($"no answer within {DistributedLockDefaults.AnswerGrace.TotalMilliseconds} ms after the timeout"));
+        }
+    }
 
-            if (!granted)
-            {
-                await WithdrawAsync(backend, name, holder).ConfigureAwait(false);
-            }
+    /// <summary>The caller's token, cancelled also when the acquire timeout runs out (on the provider's clock).</summary>
+    private sealed class AcquireDeadline : IDisposable
+    {
+        private readonly CancellationTokenSource _timer;
+        private readonly CancellationTokenSource _linked;
+
+        public AcquireDeadline(TimeSpan timeout, TimeProvider time, CancellationToken caller)
+        {
+            _timer = new CancellationTokenSource(timeout, time);
+            _linked = CancellationTokenSource.CreateLinkedTokenSource(caller, _timer.Token);
+        }
+
+        public CancellationToken Token => _linked.Token;
+
+        public bool Expired => _timer.IsCancellationRequested;
+
+        public void Dispose()
+        {
+            _linked.Dispose();
+            _timer.Dispose();
         }
     }
 

@@ -287,6 +287,34 @@ public sealed partial class RedisLockBehaviourTests(RedisFixture redis)
         Assert.Empty(unobserved);
     }
 
+    [Fact]
+    public async Task The_acquire_timeout_bounds_the_wait_when_redis_refuses_the_password()
+    {
+        RedisServerProcess server = await redis.StartOwnedServerAsync();
+        await using (IConnectionMultiplexer admin = await RedisFixture.ConnectAsync(server.ConnectionString))
+        {
+            await admin.GetServers()[0].ExecuteAsync("CONFIG", "SET", "requirepass", "right-password");
+        }
+
+        // StackExchange.Redis keeps retrying the handshake with the wrong password; each command would wait its own
+        // 5 s timeout, so only the acquire timeout bounding every call keeps the caller's 1 s promise.
+        await using ConnectionMultiplexer connection = await ConnectionMultiplexer.ConnectAsync(
+            $"{server.ConnectionString},password=wrong-password,abortConnect=false,connectTimeout=5000,asyncTimeout=5000");
+        LockProvider provider = RedisLockContractTests.Provider(connection, _keys, Defaults);
+
+        long started = Environment.TickCount64;
+        Task<IDistributedLockHandle> acquire = provider.AcquireAsync("refused", TimeSpan.FromSeconds(1), cancellationToken: Ct).AsTask();
+        Exception error = await Assert.ThrowsAsync<DistributedLockException>(() => acquire.WaitAsync(TimeSpan.FromSeconds(30), Ct));
+        long elapsed = Environment.TickCount64 - started;
+
+        Assert.Contains("'refused'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("within the timeout of 1000 ms", error.Message, StringComparison.Ordinal);
+        // Timeout plus the 1 s grace, with room for a loaded machine, yet below the 5 s a single unanswered command takes.
+        Assert.True(elapsed < 4500, $"AcquireAsync with a 1 s timeout returned after {elapsed} ms");
+        Assert.DoesNotContain("right-password", error.ToString(), StringComparison.Ordinal);
+        await server.KillAsync();
+    }
+
     [GeneratedRegex(@"^dotnet:[A-Za-z0-9._-]{1,64}:[0-9]+:[0-9a-f]{32}$")]
     private static partial Regex HolderFormat();
 }
