@@ -101,6 +101,16 @@ public sealed class DomainEventsOptions
     /// <summary>Delay between publish attempts (doubled each time). Default 100 ms.</summary>
     public TimeSpan PublishRetryDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// How many replicas must confirm each publish (Redis <c>WAIT</c>) before it counts as done; 0 (default) counts the
+    /// master's reply. With Sentinel or replicas, 1 or more closes the failover window in which a master that is being
+    /// replaced still acknowledges entries that its resync then drops: such a publish is refused and retried instead.
+    /// </summary>
+    public int ReplicaAcknowledgements { get; set; }
+
+    /// <summary>How long a publish waits for <see cref="ReplicaAcknowledgements"/> before it counts as failed. Default 1 s.</summary>
+    public TimeSpan ReplicaAcknowledgementTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Serializer options for event data; null for camelCase web defaults.</summary>
     public JsonSerializerOptions? DataSerializerOptions { get; set; }
 }

@@ -56,7 +56,8 @@ public static class DomainEventsServiceCollectionExtensions
             ? new RedisStreamStore(
                 RedisConnectionSource.Resolve(services, options.ConnectionString, "Lilith.DomainEvents"),
                 new EventKeys(options.KeyPrefix), options.MaxStreamLength, options.MaxDeadLetterLength,
-                options.ReadBlockTime, options.PollInterval, services.GetRequiredService<TimeProvider>())
+                options.ReadBlockTime, options.PollInterval, services.GetRequiredService<TimeProvider>(),
+                options.ReplicaAcknowledgements, options.ReplicaAcknowledgementTimeout)
             : new InMemoryStreamStore(services.GetRequiredService<TimeProvider>(), options.MaxStreamLength, options.MaxDeadLetterLength);
     }
 }

@@ -40,6 +40,15 @@ internal sealed class DomainEventsOptionsValidator : IValidateOptions<DomainEven
         NotNegative(options.RetryDelay, "RetryDelay", errors);
         NotNegative(options.PublishRetryDelay, "PublishRetryDelay", errors);
         NotNegative(options.PollInterval, "PollInterval", errors);
+        if (options.ReplicaAcknowledgements < 0)
+        {
+            errors.Add($"DomainEventsOptions.ReplicaAcknowledgements: {options.ReplicaAcknowledgements} must not be negative.");
+        }
+
+        if (options.ReplicaAcknowledgementTimeout < TimeSpan.FromMilliseconds(1) || options.ReplicaAcknowledgementTimeout > TimeSpan.FromMinutes(1))
+        {
+            errors.Add($"DomainEventsOptions.ReplicaAcknowledgementTimeout: {options.ReplicaAcknowledgementTimeout} must be from 1 ms to 1 minute.");
+        }
         if (options.ReadBlockTime < TimeSpan.FromMilliseconds(1) || options.ReadBlockTime > TimeSpan.FromMinutes(5))
         {
             errors.Add($"DomainEventsOptions.ReadBlockTime: {options.ReadBlockTime} must be from 1 ms to 5 minutes.");

@@ -5,7 +5,8 @@ namespace Lilith.DomainEvents.Internal;
 
 /// <summary>The stream operations on Redis Streams (schema/domain-events.md, "Flows").</summary>
 internal sealed class RedisStreamStore(
-    RedisConnectionSource connection, EventKeys keys, int maxLength, int maxDeadLetterLength, TimeSpan maxReadBlock, TimeSpan pollInterval, TimeProvider time)
+    RedisConnectionSource connection, EventKeys keys, int maxLength, int maxDeadLetterLength, TimeSpan maxReadBlock, TimeSpan pollInterval, TimeProvider time,
+    int replicaAcknowledgements = 0, TimeSpan replicaAcknowledgementTimeout = default)
     : IStreamStore, IAsyncDisposable
 {
     private readonly BlockingStreamReader _blocking = new(connection, maxReadBlock, time);
@@ -38,8 +39,33 @@ internal sealed class RedisStreamStore(
     public async ValueTask AddAsync(string stream, byte[] eventJson, CancellationToken cancellationToken)
     {
         IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
-        await db.StreamAddAsync(keys.Stream(stream), [new NameValueEntry("v", Version), new NameValueEntry("event", eventJson)],
+        RedisKey key = keys.Stream(stream);
+        await db.StreamAddAsync(key, [new NameValueEntry("v", Version), new NameValueEntry("event", eventJson)],
             maxLength: maxLength, useApproximateMaxLength: true).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await WaitForReplicasAsync(db, key, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// With replica acknowledgements configured: <c>WAIT</c> on the master that took the entry (the same connection, so
+    /// it covers the XADD just sent), and fail when too few replicas confirm in time. The publisher then retries; a
+    /// retried entry that did arrive is skipped by consumers (source + id).
+    /// </summary>
+    private async ValueTask WaitForReplicasAsync(IDatabase db, RedisKey key, CancellationToken cancellationToken)
+    {
+        if (replicaAcknowledgements == 0)
+        {
+            return;
+        }
+
+        IServer master = db.Multiplexer.GetServer(key);
+        long confirmed = (long)await master.ExecuteAsync("WAIT", replicaAcknowledgements, (long)replicaAcknowledgementTimeout.TotalMilliseconds)
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (confirmed < replicaAcknowledgements)
+        {
+            throw new RedisException(
+                $"{confirmed} of {replicaAcknowledgements} replicas of {master.EndPoint} confirmed the entry on stream key '{key}' " +
+                $"within {replicaAcknowledgementTimeout.TotalMilliseconds} ms (DomainEventsOptions.ReplicaAcknowledgements)");
+        }
     }
 
     public async ValueTask<IReadOnlyList<(int Index, Exception Error)>> AddManyAsync(string stream, IReadOnlyList<byte[]> eventJson, CancellationToken cancellationToken)
@@ -62,12 +88,26 @@ internal sealed class RedisStreamStore(
             // Reported per entry below.
         }
 
+        Exception? unconfirmed = null;
+        try
+        {
+            await WaitForReplicasAsync(db, key, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            unconfirmed = e; // every entry of the batch counts as failed: none is known to be on a replica
+        }
+
         var failed = new List<(int, Exception)>();
         for (int i = 0; i < tasks.Length; i++)
         {
             if (!tasks[i].IsCompletedSuccessfully)
             {
                 failed.Add((i, tasks[i].Exception?.InnerException ?? new TaskCanceledException()));
+            }
+            else if (unconfirmed is not null)
+            {
+                failed.Add((i, unconfirmed));
             }
         }
 

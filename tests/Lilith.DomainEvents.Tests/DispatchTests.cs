@@ -226,6 +226,7 @@ public sealed class DispatchTests
             o.BatchSize = 0;
             o.KeyPrefix = "bad prefix";
             o.Stream = "a{b}";
+            o.ReplicaAcknowledgements = -1;
         });
 
         OptionsValidationException e = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Ct));
@@ -234,6 +235,7 @@ public sealed class DispatchTests
         Assert.Contains("DomainEventsOptions.KeyPrefix: 'bad prefix' is not a valid key prefix", e.Message, StringComparison.Ordinal);
         Assert.Contains("DomainEventsOptions.Stream", e.Message, StringComparison.Ordinal);
         Assert.Contains("'a{b}'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("DomainEventsOptions.ReplicaAcknowledgements: -1 must not be negative.", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -183,6 +183,44 @@ public sealed class RedisDeliveryTests(RedisFixture redis)
         }
     }
 
+    [Fact]
+    public async Task With_replica_acknowledgements_a_publish_no_replica_confirms_is_refused_and_one_that_is_confirmed_returns()
+    {
+        string prefix = RedisFixture.NewPrefix();
+        IConnectionMultiplexer connection = await redis.ConnectionAsync();
+        int replicas = (int)(long)(await connection.GetServer(connection.GetEndPoints()[0]).ExecuteAsync("WAIT", 0, 0));
+        void Options(DomainEventsOptions o, int wanted)
+        {
+            o.Transport = DomainEventTransport.Redis;
+            o.KeyPrefix = prefix;
+            o.ConsumeStreams = false;
+            o.PublishAttempts = 2;
+            o.PublishRetryDelay = TimeSpan.FromMilliseconds(10);
+            o.ReplicaAcknowledgements = wanted;
+            o.ReplicaAcknowledgementTimeout = TimeSpan.FromMilliseconds(100);
+        }
+
+        // The fixture's server has no replicas (the cluster pass: no replicas either), so asking for one more than it has is refused.
+        using IHost strict = EventsHost.Build(new Recorder(), o => Options(o, replicas + 1), s => s.AddSingleton(connection), handler: false);
+        await strict.StartAsync(Ct);
+        IDomainEventPublisher publisher = strict.Services.GetRequiredService<IDomainEventPublisher>();
+        DomainEventPublishException single = await Assert.ThrowsAsync<DomainEventPublishException>(
+            async () => await publisher.PublishAsync(new OrderPlaced("o-1", 1m), cancellationToken: Ct));
+        Assert.Contains($"0 of {replicas + 1} replicas", single.Message, StringComparison.Ordinal);
+        Assert.Contains("DomainEventsOptions.ReplicaAcknowledgements", single.Message, StringComparison.Ordinal);
+        CloudEvent[] batch = [new CloudEvent { Id = "b-1", Source = "/t", Type = "com.example.t.v1" }, new CloudEvent { Id = "b-2", Source = "/t", Type = "com.example.t.v1" }];
+        DomainEventPublishException many = await Assert.ThrowsAsync<DomainEventPublishException>(
+            async () => await publisher.PublishBatchAsync(batch, cancellationToken: Ct));
+        Assert.StartsWith("2 of 2 events were not accepted", many.Message, StringComparison.Ordinal);
+        await strict.StopAsync(Ct);
+
+        // Asking for what the server has (0 here: WAIT answers at once) publishes as usual.
+        using IHost satisfied = EventsHost.Build(new Recorder(), o => Options(o, Math.Max(replicas, 0)), s => s.AddSingleton(connection), handler: false);
+        await satisfied.StartAsync(Ct);
+        await satisfied.Services.GetRequiredService<IDomainEventPublisher>().PublishAsync(new OrderPlaced("o-2", 2m), cancellationToken: Ct);
+        await satisfied.StopAsync(Ct);
+    }
+
     private static void BlockingConsumer(DomainEventsOptions o, RedisServerProcess server)
     {
         o.Transport = DomainEventTransport.Redis;

@@ -143,11 +143,11 @@ public sealed class SentinelFailoverTests(RedisFixture redis)
     [Fact]
     public Task Events_flow_on_across_failover_and_the_consumer_resumes_by_itself() => EventsAcrossFailoverAsync(strict: false);
 
-    // Known gap (README, "Running on Cluster and Sentinel"): between the promotion and the old master's demotion the old
-    // master still acknowledges XADD, and its resync then drops the entry; about 1 run in 3 loses one such event here.
-    // Publishing with a replica acknowledgement (WAIT) would turn that loss into a refused publish.
-    [Fact(Skip = "Known gap: an XADD acknowledged by the old master in the switch window is lost silently (asynchronous replication). Run with --filter to see it.")]
-    public Task Events_acknowledged_during_failover_are_never_lost_silently() => EventsAcrossFailoverAsync(strict: true);
+    // Without replica acknowledgements, the old master still acknowledges XADD between the promotion and its demotion,
+    // and its resync then drops the entry (about 1 run in 3 lost one such event here). With ReplicaAcknowledgements = 1
+    // such a publish is refused (and retried on the new master) instead: every acknowledged publish must be handled.
+    [Fact]
+    public Task Events_acknowledged_by_a_replica_during_failover_are_never_lost() => EventsAcrossFailoverAsync(strict: true);
 
     private async Task EventsAcrossFailoverAsync(bool strict)
     {
@@ -155,7 +155,8 @@ public sealed class SentinelFailoverTests(RedisFixture redis)
         var access = RedisAccess.Option(set.ConnectionString);
         string prefix = RedisFixture.NewPrefix();
         using IHost consumer = await Packages.StartAsync(Packages.DomainEvents, access, prefix, cancellationToken: Ct);
-        using IHost publisherHost = await Packages.StartAsync(Packages.DomainEvents, access, prefix, cancellationToken: Ct);
+        using IHost publisherHost = await Packages.StartAsync(Packages.DomainEvents, access, prefix,
+            more: strict ? services => services.Configure<DomainEventsOptions>(o => o.ReplicaAcknowledgements = 1) : null, cancellationToken: Ct);
         IDomainEventPublisher publisher = publisherHost.Services.GetRequiredService<IDomainEventPublisher>();
         PingLog handled = consumer.Services.GetRequiredService<PingLog>();
         PingLog handledToo = publisherHost.Services.GetRequiredService<PingLog>();
