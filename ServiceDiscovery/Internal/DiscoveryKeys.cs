@@ -25,4 +25,13 @@ internal sealed class DiscoveryKeys(string prefix)
 
     /// <summary>Pub/sub channel carrying the service's change events.</summary>
     public string EventsChannel(string service) => KeySchema.Tagged(prefix, Concern, service, "events");
+
+    /// <summary>What surrounds the service name in <see cref="EventsChannel"/>: every service's channel is Head + name + Tail.</summary>
+    public (string Head, string Tail) EventsChannelAroundName()
+    {
+        const string Sample = "service";
+        string channel = EventsChannel(Sample);
+        int at = channel.IndexOf("{" + Sample + "}", StringComparison.Ordinal) + 1;
+        return (channel[..at], channel[(at + Sample.Length)..]);
+    }
 }

@@ -126,20 +126,26 @@ internal sealed class RedisDiscoveryBackend(RedisConnectionSource connection, st
     public async Task SubscribeAsync(Action<string, string> onEvent, Action onReconnected, CancellationToken cancellationToken)
     {
         IConnectionMultiplexer mux = await connection.GetAsync(cancellationToken).ConfigureAwait(false);
-        string head = KeySchema.Tagged(prefix, DiscoveryKeys.Concern, string.Empty)[..^1];
-        const string Tail = "}:events";
+        (string head, string tail) = _keys.EventsChannelAroundName();
         _restored = (_, _) => onReconnected();
         mux.ConnectionRestored += _restored;
         _subscribed = mux;
         _handler = (channel, message) =>
         {
             string name = channel.ToString();
-            if (name.Length > head.Length + Tail.Length && !message.IsNull)
+            if (name.Length > head.Length + tail.Length && !message.IsNull)
             {
-                onEvent(name[head.Length..^Tail.Length], message!);
+                onEvent(name[head.Length..^tail.Length], message!);
             }
         };
-        await mux.GetSubscriber().SubscribeAsync(RedisChannel.Pattern(head + "*" + Tail), _handler).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await mux.GetSubscriber().SubscribeAsync(EventsPattern(), _handler).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Every service's events channel under this prefix.</summary>
+    private RedisChannel EventsPattern()
+    {
+        (string head, string tail) = _keys.EventsChannelAroundName();
+        return RedisChannel.Pattern(head + "*" + tail);
     }
 
     private static List<KeyValuePair<string, string>> Pairs(RedisResult[] flat)
@@ -164,8 +170,7 @@ internal sealed class RedisDiscoveryBackend(RedisConnectionSource connection, st
 
             try
             {
-                string head = KeySchema.Tagged(prefix, DiscoveryKeys.Concern, string.Empty)[..^1];
-                await mux.GetSubscriber().UnsubscribeAsync(RedisChannel.Pattern(head + "*}:events"), _handler)
+                await mux.GetSubscriber().UnsubscribeAsync(EventsPattern(), _handler)
                     .WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
