@@ -138,15 +138,11 @@ internal sealed class RedisDiscoveryBackend(RedisConnectionSource connection, st
                 onEvent(name[head.Length..^tail.Length], message!);
             }
         };
-        await mux.GetSubscriber().SubscribeAsync(EventsPattern(), _handler).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await mux.GetSubscriber().SubscribeAsync(EventsPattern(head, tail), _handler).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Every service's events channel under this prefix.</summary>
-    private RedisChannel EventsPattern()
-    {
-        (string head, string tail) = _keys.EventsChannelAroundName();
-        return RedisChannel.Pattern(head + "*" + tail);
-    }
+    private static RedisChannel EventsPattern(string head, string tail) => RedisChannel.Pattern(head + "*" + tail);
 
     private static List<KeyValuePair<string, string>> Pairs(RedisResult[] flat)
     {
@@ -170,7 +166,8 @@ internal sealed class RedisDiscoveryBackend(RedisConnectionSource connection, st
 
             try
             {
-                await mux.GetSubscriber().UnsubscribeAsync(EventsPattern(), _handler)
+                (string head, string tail) = _keys.EventsChannelAroundName();
+                await mux.GetSubscriber().UnsubscribeAsync(EventsPattern(head, tail), _handler)
                     .WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
