@@ -6,7 +6,7 @@ namespace Lilith.DomainEvents.Internal;
 /// <summary>The stream operations on Redis Streams (schema/domain-events.md, "Flows").</summary>
 internal sealed class RedisStreamStore(
     RedisConnectionSource connection, EventKeys keys, int maxLength, int maxDeadLetterLength, TimeSpan maxReadBlock, TimeSpan pollInterval, TimeProvider time,
-    int replicaAcknowledgements = 0, TimeSpan replicaAcknowledgementTimeout = default)
+    int replicaAcknowledgements, TimeSpan replicaAcknowledgementTimeout)
     : IStreamStore, IAsyncDisposable
 {
     private readonly BlockingStreamReader _blocking = new(connection, maxReadBlock, time);
