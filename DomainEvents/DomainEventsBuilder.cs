@@ -38,7 +38,8 @@ public sealed class DomainEventsBuilder
 
     /// <summary>
     /// Registers a handler with the given lifetime and its event type. When every handler of an event type is a
-    /// singleton, a dispatch of that type creates no DI scope (the handlers are resolved once).
+    /// singleton, a dispatch of that type creates no DI scope (the handlers are resolved once); nor does it when every
+    /// handler is a non-disposable transient that depends only on singletons and such transients.
     /// </summary>
     /// <typeparam name="TEvent">The event type.</typeparam>
     /// <typeparam name="THandler">The handler.</typeparam>

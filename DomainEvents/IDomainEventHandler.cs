@@ -2,7 +2,10 @@ namespace Lilith.DomainEvents;
 
 /// <summary>
 /// Handles one domain event type. Handlers are resolved from DI in a new scope per dispatch, so they may
-/// depend on scoped services (a DbContext). A handler that throws does not stop the other handlers of the event.
+/// depend on scoped services (a DbContext). The scope is skipped only where it would make no difference: when every
+/// handler of the event type is a singleton (resolved once), or a non-disposable transient whose dependencies are all
+/// singletons or such transients (resolved from the root provider). A handler that throws does not stop the other
+/// handlers of the event.
 /// </summary>
 /// <typeparam name="TEvent">The event type (a plain record).</typeparam>
 public interface IDomainEventHandler<in TEvent>

@@ -28,7 +28,7 @@ internal sealed class EventEnvelopes(EventTypeRegistry registry, IOptions<Domain
     };
 
     /// <summary>The envelope of an in-process dispatch: no data, an id unique in this process, formatted only if read.</summary>
-    public CloudEvent CreateLocal(Type eventType) => new(_source, registry.NameOf(eventType), time.GetUtcNow(), CurrentTraceParent());
+    public CloudEvent CreateLocal(string typeName) => new(_source, typeName, time.GetUtcNow(), CurrentTraceParent());
 
     private static string? CurrentTraceParent() => Activity.Current is { IdFormat: ActivityIdFormat.W3C } current ? current.Id : null;
 
@@ -53,8 +53,9 @@ internal sealed class EventEnvelopes(EventTypeRegistry registry, IOptions<Domain
 }
 
 /// <summary>
-/// In-process dispatch: handlers resolved in a new scope per dispatch, or once from the root provider when every
-/// handler of the event type is registered as a singleton (then no scope is needed).
+/// In-process dispatch. The handlers of an event type are resolved in a new scope per dispatch, from the root provider
+/// per dispatch when no scope would make a difference, or once when all of them are singletons
+/// (see <see cref="HandlerRegistrations"/>).
 /// </summary>
 internal sealed class DomainEventDispatcher(
     IServiceProvider root, IServiceScopeFactory scopes, HandlerRegistrations registrations, EventEnvelopes envelopes, IOptions<DomainEventsOptions> options) : IDomainEventDispatcher
@@ -67,12 +68,16 @@ internal sealed class DomainEventDispatcher(
     {
         ArgumentNullException.ThrowIfNull(domainEvent);
         Type type = domainEvent.GetType();
-        HandlerSet set = SetOf(type);
-        CloudEvent envelope = envelopes.CreateLocal(type);
-        // The static type is the runtime type in the common case: typed call, no cast.
-        return type == typeof(TEvent)
-            ? ((HandlerInvoker<TEvent>)set.Invoker).InvokeAsync(scopes, set.Singletons, domainEvent, envelope, _strategy, cancellationToken)
-            : set.Invoker.InvokeAsync(scopes, set.Singletons, domainEvent, envelope, _strategy, cancellationToken);
+        if (type != typeof(TEvent))
+        {
+            HandlerSet set = SetOf(type);
+            return set.Invoker.InvokeAsync(set, root, scopes, domainEvent, envelopes.CreateLocal(set.TypeName), _strategy, cancellationToken);
+        }
+
+        // The static type is the runtime type in the common case: typed call, no cast, and the set of this dispatcher
+        // remembered per type (a provider has one dispatcher), so no dictionary lookup either.
+        HandlerSet typed = LastSet<TEvent>.For(this);
+        return ((HandlerInvoker<TEvent>)typed.Invoker).InvokeAsync(typed, root, scopes, domainEvent, envelopes.CreateLocal(typed.TypeName), _strategy, cancellationToken);
     }
 
     public async ValueTask<bool> DispatchCloudEventAsync(CloudEvent cloudEvent, CancellationToken cancellationToken = default)
@@ -84,7 +89,7 @@ internal sealed class DomainEventDispatcher(
         }
 
         HandlerSet set = SetOf(domainEvent.GetType());
-        await set.Invoker.InvokeAsync(scopes, set.Singletons, domainEvent, cloudEvent, _strategy, cancellationToken).ConfigureAwait(false);
+        await set.Invoker.InvokeAsync(set, root, scopes, domainEvent, cloudEvent, _strategy, cancellationToken).ConfigureAwait(false);
         return true;
     }
 
@@ -94,36 +99,28 @@ internal sealed class DomainEventDispatcher(
     private HandlerSet CreateSet(Type type)
     {
         var invoker = (HandlerInvoker)typeof(HandlerInvoker<>).MakeGenericType(type).GetField(nameof(HandlerInvoker<object>.Instance))!.GetValue(null)!;
-        object? singletons = registrations.AllSingletons(typeof(IDomainEventHandler<>).MakeGenericType(type)) ? invoker.ResolveSingletons(root) : null;
-        return new HandlerSet(invoker, singletons);
+        HandlerResolution resolution = registrations.ResolutionOf(typeof(IDomainEventHandler<>).MakeGenericType(type));
+        object? cached = resolution == HandlerResolution.Cached ? invoker.Resolve(root) : null;
+        return new HandlerSet(invoker, envelopes.Registry.NameOf(type), resolution, cached);
     }
 
-    private sealed record HandlerSet(HandlerInvoker Invoker, object? Singletons);
-}
-
-/// <summary>
-/// What the service collection registered for each handler type. The built provider does not tell lifetimes;
-/// the collection does, and it is fixed once the provider is built.
-/// </summary>
-internal sealed class HandlerRegistrations(IServiceCollection services)
-{
-    /// <summary>True when <paramref name="handlerType"/> has registrations and every one is a singleton.</summary>
-    public bool AllSingletons(Type handlerType)
+    /// <summary>The set of <typeparamref name="TEvent"/> last looked up, and whose dispatcher it belongs to.</summary>
+    private static class LastSet<TEvent>
     {
-        bool any = false;
-        foreach (ServiceDescriptor descriptor in services)
-        {
-            if (descriptor.ServiceType == handlerType && !descriptor.IsKeyedService)
-            {
-                if (descriptor.Lifetime != ServiceLifetime.Singleton)
-                {
-                    return false;
-                }
+        private static Entry? _last;
 
-                any = true;
+        public static HandlerSet For(DomainEventDispatcher dispatcher)
+        {
+            if (Volatile.Read(ref _last) is { } last && ReferenceEquals(last.Owner, dispatcher))
+            {
+                return last.Set;
             }
+
+            HandlerSet set = dispatcher.SetOf(typeof(TEvent));
+            Volatile.Write(ref _last, new Entry(dispatcher, set));
+            return set;
         }
 
-        return any;
+        private sealed record Entry(DomainEventDispatcher Owner, HandlerSet Set);
     }
 }

@@ -2,19 +2,26 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Lilith.DomainEvents.Internal;
 
-/// <summary>Runs the handlers of one event type in a new DI scope, isolating their failures.</summary>
+/// <summary>What a dispatcher keeps per event type: its invoker, its CloudEvents type name and how its handlers are resolved.</summary>
+/// <param name="Invoker">The typed invoker.</param>
+/// <param name="TypeName">The registered CloudEvents type of the event type.</param>
+/// <param name="Resolution">Scope, root or cached.</param>
+/// <param name="Cached">The handler array when <paramref name="Resolution"/> is <see cref="HandlerResolution.Cached"/>.</param>
+internal sealed record HandlerSet(HandlerInvoker Invoker, string TypeName, HandlerResolution Resolution, object? Cached);
+
+/// <summary>Runs the handlers of one event type, isolating their failures.</summary>
 internal abstract class HandlerInvoker
 {
-    /// <summary>The handlers resolved once from the root provider, when every handler of the type is a singleton (no scope needed).</summary>
-    public abstract object? ResolveSingletons(IServiceProvider root);
+    /// <summary>The handlers resolved from <paramref name="provider"/>, as an array.</summary>
+    public abstract object Resolve(IServiceProvider provider);
 
-    public abstract ValueTask InvokeAsync(IServiceScopeFactory scopes, object? singletons, object domainEvent, CloudEvent envelope, DispatchStrategy strategy, CancellationToken cancellationToken);
+    public abstract ValueTask InvokeAsync(HandlerSet set, IServiceProvider root, IServiceScopeFactory scopes, object domainEvent, CloudEvent envelope, DispatchStrategy strategy, CancellationToken cancellationToken);
 }
 
 /// <summary>
 /// The invoker of <typeparamref name="TEvent"/>. The common case (handlers that complete synchronously) runs
 /// without an async state machine, a closure or a copy of the handler array: the only allocations are the
-/// scope and what the container creates (the handler array and the handlers).
+/// scope, when one is needed, and what the container creates (the handler array and the handlers).
 /// </summary>
 internal sealed class HandlerInvoker<TEvent> : HandlerInvoker
     where TEvent : notnull
@@ -23,23 +30,36 @@ internal sealed class HandlerInvoker<TEvent> : HandlerInvoker
 
     private static readonly Type HandlersType = typeof(IEnumerable<IDomainEventHandler<TEvent>>);
 
-    public override object? ResolveSingletons(IServiceProvider root) => Resolve(root);
+    public override object Resolve(IServiceProvider provider) => ResolveTyped(provider);
 
-    public override ValueTask InvokeAsync(IServiceScopeFactory scopes, object? singletons, object domainEvent, CloudEvent envelope, DispatchStrategy strategy, CancellationToken cancellationToken) =>
-        InvokeAsync(scopes, singletons, (TEvent)domainEvent, envelope, strategy, cancellationToken);
+    public override ValueTask InvokeAsync(HandlerSet set, IServiceProvider root, IServiceScopeFactory scopes, object domainEvent, CloudEvent envelope, DispatchStrategy strategy, CancellationToken cancellationToken) =>
+        InvokeAsync(set, root, scopes, (TEvent)domainEvent, envelope, strategy, cancellationToken);
 
-    public ValueTask InvokeAsync(IServiceScopeFactory scopes, object? singletons, TEvent domainEvent, CloudEvent envelope, DispatchStrategy strategy, CancellationToken cancellationToken)
+    public ValueTask InvokeAsync(HandlerSet set, IServiceProvider root, IServiceScopeFactory scopes, TEvent domainEvent, CloudEvent envelope, DispatchStrategy strategy, CancellationToken cancellationToken)
     {
-        if (singletons is IDomainEventHandler<TEvent>[] shared)
+        switch (set.Resolution)
         {
-            return Run(shared, domainEvent, envelope, strategy, cancellationToken);
+            case HandlerResolution.Cached:
+                return Run((IDomainEventHandler<TEvent>[])set.Cached!, domainEvent, envelope, strategy, cancellationToken);
+            case HandlerResolution.Root:
+                IDomainEventHandler<TEvent>[] handlers;
+                try
+                {
+                    handlers = ResolveTyped(root);
+                }
+                catch (Exception e)
+                {
+                    return ValueTask.FromException(e);
+                }
+
+                return Run(handlers, domainEvent, envelope, strategy, cancellationToken);
         }
 
         AsyncServiceScope scope = scopes.CreateAsyncScope();
         ValueTask run;
         try
         {
-            run = Run(Resolve(scope.ServiceProvider), domainEvent, envelope, strategy, cancellationToken);
+            run = Run(ResolveTyped(scope.ServiceProvider), domainEvent, envelope, strategy, cancellationToken);
         }
         catch (Exception e)
         {
@@ -68,7 +88,7 @@ internal sealed class HandlerInvoker<TEvent> : HandlerInvoker
             ? RunParallelAsync(handlers, domainEvent, envelope, cancellationToken)
             : RunSequential(handlers, domainEvent, envelope, cancellationToken);
 
-    private static IDomainEventHandler<TEvent>[] Resolve(IServiceProvider provider) =>
+    private static IDomainEventHandler<TEvent>[] ResolveTyped(IServiceProvider provider) =>
         provider.GetService(HandlersType) switch
         {
             IDomainEventHandler<TEvent>[] array => array,

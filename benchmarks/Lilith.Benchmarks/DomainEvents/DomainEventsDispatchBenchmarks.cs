@@ -12,10 +12,11 @@ namespace Lilith.Benchmarks.DomainEvents;
 /// <c>ForeachAwaitPublisher</c>: a mediator resolved from the caller's scope (so no scope per publish), a wrapper per
 /// notification type from a concurrent dictionary, the handlers resolved from that scope, each projected with
 /// <c>Select</c> into an executor holding a closure, and a publisher that awaits each executor in a foreach.
-/// Lilith's dispatch does more per call: it creates a new DI scope per dispatch (handlers may depend on scoped
-/// services) and a CloudEvent envelope (id, type, time, trace parent), and isolates and collects handler failures.
-/// A second reference row shows the minimal loop "new scope, resolve, await each" with nothing else. The last row
-/// registers both handlers as singletons, for which Lilith's dispatch needs no scope.
+/// Lilith's dispatch does more per call: it creates a CloudEvent envelope (id, type, time, trace parent), isolates and
+/// collects handler failures, and gives the handlers a new DI scope when they need one. The benchmark's handlers, like
+/// the anchor's, depend on nothing, so the <c>Dispatch</c> row needs no scope; <c>DispatchToScopedHandlers</c> shows the
+/// cost when each handler depends on a scoped service, and a reference row shows the minimal loop "new scope, resolve,
+/// await each" with nothing else. The singleton row registers both handlers as singletons (resolved once).
 /// </summary>
 [MemoryDiagnoser]
 public class DomainEventsDispatchBenchmarks
@@ -26,12 +27,39 @@ public class DomainEventsDispatchBenchmarks
     private IDomainEventDispatcher _dispatcher = null!;
     private readonly BenchEvent _event = new("o-1", 42.5m);
     private readonly SingletonBenchEvent _singletonEvent = new("o-1", 42.5m);
+    private readonly ScopedBenchEvent _scopedEvent = new("o-1", 42.5m);
 
     /// <summary>The benchmark's event.</summary>
     public sealed record BenchEvent(string OrderId, decimal Total);
 
     /// <summary>The same event, handled by singleton handlers.</summary>
     public sealed record SingletonBenchEvent(string OrderId, decimal Total);
+
+    /// <summary>The same event, handled by handlers that depend on a scoped service.</summary>
+    public sealed record ScopedBenchEvent(string OrderId, decimal Total);
+
+    /// <summary>A scoped service (a unit of work, say).</summary>
+    public sealed class ScopedService;
+
+    /// <summary>A handler that depends on a scoped service and does nothing.</summary>
+    public sealed class FirstScopedHandler(ScopedService unitOfWork) : IDomainEventHandler<ScopedBenchEvent>
+    {
+        /// <summary>The scoped dependency.</summary>
+        public ScopedService UnitOfWork { get; } = unitOfWork;
+
+        /// <inheritdoc />
+        public ValueTask HandleAsync(ScopedBenchEvent domainEvent, CloudEvent envelope, CancellationToken cancellationToken) => default;
+    }
+
+    /// <summary>A second handler that depends on a scoped service and does nothing.</summary>
+    public sealed class SecondScopedHandler(ScopedService unitOfWork) : IDomainEventHandler<ScopedBenchEvent>
+    {
+        /// <summary>The scoped dependency.</summary>
+        public ScopedService UnitOfWork { get; } = unitOfWork;
+
+        /// <inheritdoc />
+        public ValueTask HandleAsync(ScopedBenchEvent domainEvent, CloudEvent envelope, CancellationToken cancellationToken) => default;
+    }
 
     /// <summary>A singleton handler that does nothing.</summary>
     public sealed class FirstSingletonHandler : IDomainEventHandler<SingletonBenchEvent>
@@ -138,7 +166,9 @@ public class DomainEventsDispatchBenchmarks
         var services = new ServiceCollection();
         services.AddDomainEvents().AddHandler<BenchEvent, FirstHandler>().AddHandler<BenchEvent, SecondHandler>()
             .AddHandler<SingletonBenchEvent, FirstSingletonHandler>(ServiceLifetime.Singleton)
-            .AddHandler<SingletonBenchEvent, SecondSingletonHandler>(ServiceLifetime.Singleton);
+            .AddHandler<SingletonBenchEvent, SecondSingletonHandler>(ServiceLifetime.Singleton)
+            .AddHandler<ScopedBenchEvent, FirstScopedHandler>().AddHandler<ScopedBenchEvent, SecondScopedHandler>();
+        services.AddScoped<ScopedService>();
         services.AddTransient<IBenchNotificationHandler<BenchEvent>, FirstHandler>();
         services.AddTransient<IBenchNotificationHandler<BenchEvent>, SecondHandler>();
         _services = services.BuildServiceProvider();
@@ -169,9 +199,13 @@ public class DomainEventsDispatchBenchmarks
         }
     }
 
-    /// <summary>Lilith dispatch to transient handlers (as MediatR registers them): new scope, handlers, CloudEvent envelope, failure isolation.</summary>
+    /// <summary>Lilith dispatch to transient handlers (as MediatR registers them) that need no scope: handlers, CloudEvent envelope, failure isolation.</summary>
     [Benchmark]
     public ValueTask Dispatch() => _dispatcher.DispatchAsync(_event);
+
+    /// <summary>Lilith dispatch to transient handlers that depend on a scoped service: as above plus a new scope per dispatch.</summary>
+    [Benchmark]
+    public ValueTask DispatchToScopedHandlers() => _dispatcher.DispatchAsync(_scopedEvent);
 
     /// <summary>Lilith dispatch to singleton handlers: no scope, handlers resolved once; envelope and failure isolation as above.</summary>
     [Benchmark]
