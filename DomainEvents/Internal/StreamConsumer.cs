@@ -117,9 +117,23 @@ internal sealed partial class StreamConsumer(
         }
     }
 
-    private Task ProcessAsync(string stream, string group, IReadOnlyList<StreamEntry> entries, CancellationToken cancellationToken) =>
-        Parallel.ForEachAsync(entries, new ParallelOptions { MaxDegreeOfParallelism = _options.Concurrency, CancellationToken = cancellationToken },
-            async (entry, token) => await ProcessEntryAsync(stream, group, entry, token).ConfigureAwait(false));
+    private async Task ProcessAsync(string stream, string group, IReadOnlyList<StreamEntry> entries, CancellationToken cancellationToken)
+    {
+        if (entries.Count == 1 || _options.Concurrency == 1)
+        {
+            // Nothing to run side by side: handle in this flow, without handing each entry to a thread-pool worker.
+            foreach (StreamEntry entry in entries)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                await ProcessEntryAsync(stream, group, entry, cancellationToken).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        await Parallel.ForEachAsync(entries, new ParallelOptions { MaxDegreeOfParallelism = _options.Concurrency, CancellationToken = cancellationToken },
+            async (entry, token) => await ProcessEntryAsync(stream, group, entry, token).ConfigureAwait(false)).ConfigureAwait(false);
+    }
 
     private async Task ProcessEntryAsync(string stream, string group, StreamEntry entry, CancellationToken cancellationToken)
     {

@@ -1,7 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Columns;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
 using Lilith.DomainEvents;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -31,48 +28,8 @@ public class DomainEventsLatencyBenchmarks
     private RedisValue _lastRawId = "0-0";
     private readonly byte[] _rawEvent = """{"specversion":"1.0","id":"1","source":"/bench","type":"bench","data":{"n":1}}"""u8.ToArray();
 
-    private sealed class Config : ManualConfig
-    {
-        public Config()
-        {
-            // In process: nothing to build per job, and the latency of one operation is far above the harness's overhead.
-            AddJob(Job.Default.WithInvocationCount(1).WithUnrollFactor(1).WithWarmupCount(20).WithIterationCount(300).WithLaunchCount(1)
-                .WithToolchain(BenchmarkDotNet.Toolchains.InProcess.Emit.InProcessEmitToolchain.Instance));
-            AddColumn(StatisticColumn.P50, StatisticColumn.P95, new P99Column(), StatisticColumn.Max);
-        }
-    }
-
-    /// <summary>The 99th percentile of the iterations (BenchmarkDotNet's built-in percentile columns stop at P95).</summary>
-    private sealed class P99Column : IColumn
-    {
-        public string Id => "P99";
-
-        public string ColumnName => "P99";
-
-        public bool AlwaysShow => true;
-
-        public ColumnCategory Category => ColumnCategory.Statistics;
-
-        public int PriorityInCategory => 10;
-
-        public bool IsNumeric => true;
-
-        public UnitType UnitType => UnitType.Time;
-
-        public string Legend => "Percentile 99";
-
-        public string GetValue(BenchmarkDotNet.Reports.Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase) =>
-            GetValue(summary, benchmarkCase, summary.Style);
-
-        public string GetValue(BenchmarkDotNet.Reports.Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase, BenchmarkDotNet.Reports.SummaryStyle style) =>
-            summary[benchmarkCase]?.ResultStatistics is { } statistics
-                ? (statistics.Percentiles.Percentile(99) / 1000).ToString("N1", System.Globalization.CultureInfo.InvariantCulture) + " μs"
-                : "?";
-
-        public bool IsDefault(BenchmarkDotNet.Reports.Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase) => false;
-
-        public bool IsAvailable(BenchmarkDotNet.Reports.Summary summary) => true;
-    }
+    /// <summary>300 single-operation iterations after 20 warm-ups, every one counted; in process (nothing to build per job).</summary>
+    private sealed class Config() : LatencyConfig("PerEvent", warmups: 20, operations: 300, inProcess: true);
 
     /// <summary>The benchmark's event.</summary>
     public sealed record LatencyEvent(int N);

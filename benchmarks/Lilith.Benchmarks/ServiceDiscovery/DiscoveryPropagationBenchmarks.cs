@@ -1,10 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Columns;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Engines;
-using BenchmarkDotNet.Jobs;
-using BenchmarkDotNet.Reports;
-using BenchmarkDotNet.Running;
 using Lilith.ServiceDiscovery;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
@@ -18,7 +12,7 @@ namespace Lilith.Benchmarks.ServiceDiscovery;
 /// percentile columns are per-change latencies. Goal: p99 under 10 ms on loopback.
 /// The class fixes its own job (500 single-operation iterations); run it without <c>--job</c>.
 /// </summary>
-[Config(typeof(LatencyConfig))]
+[Config(typeof(PerChangeConfig))]
 public class DiscoveryPropagationBenchmarks
 {
     private static readonly RedisChannel Channel = RedisChannel.Literal("bench-propagation");
@@ -113,45 +107,6 @@ public class DiscoveryPropagationBenchmarks
         _stop.Dispose();
     }
 
-    /// <summary>Single-operation iterations with P50, P95 and P99 columns.</summary>
-    private sealed class LatencyConfig : ManualConfig
-    {
-        public LatencyConfig()
-        {
-            AddJob(Job.Default.WithStrategy(RunStrategy.Monitoring).WithInvocationCount(1).WithUnrollFactor(1)
-                .WithWarmupCount(50).WithIterationCount(500).WithId("PerChange"));
-            AddColumn(StatisticColumn.P50, StatisticColumn.P95, new PercentileColumn(99));
-        }
-    }
-
-    /// <summary>A percentile of the per-iteration times that the built-in columns do not offer (P99), in microseconds.</summary>
-    private sealed class PercentileColumn(int percentile) : IColumn
-    {
-        public string Id => $"P{percentile}";
-
-        public string ColumnName => $"P{percentile}";
-
-        public bool AlwaysShow => true;
-
-        public ColumnCategory Category => ColumnCategory.Statistics;
-
-        public int PriorityInCategory => 100;
-
-        public bool IsNumeric => true;
-
-        public UnitType UnitType => UnitType.Time;
-
-        public string Legend => $"Percentile {percentile} of the single-operation iteration times";
-
-        public bool IsAvailable(Summary summary) => true;
-
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) =>
-            summary[benchmarkCase]?.ResultStatistics is { } statistics
-                ? $"{statistics.Percentiles.Percentile(percentile) / 1000:N1} μs"
-                : "NA";
-    }
+    /// <summary>500 single-operation iterations after 50 warm-ups, every one counted.</summary>
+    private sealed class PerChangeConfig() : LatencyConfig("PerChange", warmups: 50, operations: 500, inProcess: false);
 }
