@@ -18,7 +18,7 @@ public sealed class DistributedLockOptions
     /// <summary>Lease of a lock when the caller gives none; default 30 s.</summary>
     public TimeSpan DefaultTtl { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Whether handles renew their lease every third of the TTL until released; default true.</summary>
+    /// <summary>Whether handles renew their lease every third of the TTL (at most a twelfth of the TTL later) until released; default true.</summary>
     public bool AutoRenew { get; set; } = true;
 
     /// <summary>

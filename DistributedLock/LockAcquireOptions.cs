@@ -7,8 +7,8 @@ public sealed class LockAcquireOptions
     public TimeSpan? Ttl { get; set; }
 
     /// <summary>
-    /// Whether the handle renews its lease in the background every third of the TTL until it is released;
-    /// null takes <see cref="DistributedLockOptions.AutoRenew"/>.
+    /// Whether the handle renews its lease in the background every third of the TTL (at most a twelfth of the TTL
+    /// later: one timer per provider drives all renewals) until it is released; null takes <see cref="DistributedLockOptions.AutoRenew"/>.
     /// </summary>
     public bool? AutoRenew { get; set; }
 }

@@ -3,7 +3,8 @@ using Microsoft.Extensions.Logging;
 namespace Lilith.DistributedLock.Internal;
 
 /// <summary>
-/// A grant: renews its lease in the background (every TTL / 3) or watches it run out, fires
+/// A grant: renewed in the background by its provider's <see cref="RenewalScheduler"/> (every TTL / 3) or watching its
+/// lease run out, fires
 /// <see cref="LostToken"/> when the lock is gone, and releases by compare-and-delete.
 /// </summary>
 internal sealed partial class LockHandle : IDistributedLockHandle
@@ -16,12 +17,17 @@ internal sealed partial class LockHandle : IDistributedLockHandle
     private readonly CancellationTokenSource _lost = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly object _gate = new();
+    private readonly RenewalScheduler? _renewals;
+    private readonly long _renewalPeriodTicks;
+    private long _nextRenewal;
+    private int _renewing;
     private Task<LockReleaseResult>? _release;
     private long _leaseEnd;
     private int _lostSignalled;
-    private int _renewals;
+    private int _renewalCount;
 
-    public LockHandle(ILockBackend backend, TimeProvider time, ILogger logger, string name, string holder, long fencingToken, TimeSpan ttl, long leaseStart, bool autoRenew)
+    /// <summary>A grant of <paramref name="name"/>; <paramref name="renewals"/> (the provider's scheduler) renews its lease, or, when null, the handle only watches the lease run out.</summary>
+    public LockHandle(ILockBackend backend, TimeProvider time, ILogger logger, string name, string holder, long fencingToken, TimeSpan ttl, long leaseStart, RenewalScheduler? renewals)
     {
         _backend = backend;
         _time = time;
@@ -31,7 +37,17 @@ internal sealed partial class LockHandle : IDistributedLockHandle
         FencingToken = fencingToken;
         _ttl = ttl;
         _leaseEnd = leaseStart + ToTicks(ttl);
-        _ = autoRenew ? RenewLoopAsync() : WatchLeaseAsync();
+        _renewalPeriodTicks = ToTicks(RenewalPeriod);
+        _nextRenewal = leaseStart + _renewalPeriodTicks;
+        _renewals = renewals;
+        if (renewals is null)
+        {
+            _ = WatchLeaseAsync();
+        }
+        else
+        {
+            renewals.Add(this);
+        }
     }
 
     public string Name { get; }
@@ -44,7 +60,10 @@ internal sealed partial class LockHandle : IDistributedLockHandle
     internal string Holder => _holder;
 
     /// <summary>How many background renewals succeeded (tests on a fake clock wait on it).</summary>
-    internal int Renewals => Volatile.Read(ref _renewals);
+    internal int Renewals => Volatile.Read(ref _renewalCount);
+
+    /// <summary>How often the lease is renewed: TTL / <see cref="DistributedLockDefaults.RenewalDivisor"/>.</summary>
+    internal TimeSpan RenewalPeriod => _ttl / DistributedLockDefaults.RenewalDivisor;
 
     public async ValueTask<bool> ExtendAsync(CancellationToken cancellationToken = default)
     {
@@ -74,6 +93,7 @@ internal sealed partial class LockHandle : IDistributedLockHandle
         {
             if (_release is null || _release.IsFaulted || _release.IsCanceled)
             {
+                _renewals?.Remove(this);
                 _stop.Cancel();
                 _release = ReleaseCoreAsync();
                 TaskObservation.Observe(_release);
@@ -115,7 +135,7 @@ internal sealed partial class LockHandle : IDistributedLockHandle
 
     private long ToTicks(TimeSpan span) => (long)(span.Ticks * (_time.TimestampFrequency / (double)TimeSpan.TicksPerSecond));
 
-    // Release stops these loops by cancelling _stop. Their waits suppress the cancellation instead of throwing it: a
+    // Release stops this watch by cancelling _stop. Its wait suppresses the cancellation instead of throwing it: a
     // thrown OperationCanceledException on every release would cost more than the rest of the handle's bookkeeping.
     private async Task WatchLeaseAsync()
     {
@@ -132,31 +152,35 @@ internal sealed partial class LockHandle : IDistributedLockHandle
         SignalLost("the lease ran out without renewal");
     }
 
-    private async Task RenewLoopAsync()
+    /// <summary>Called by the scheduler's timer: starts a renewal when one is due and none is running.</summary>
+    internal void OnTick(long now)
+    {
+        if (now < Interlocked.Read(ref _nextRenewal) || _stop.IsCancellationRequested || Interlocked.CompareExchange(ref _renewing, 1, 0) != 0)
+        {
+            return;
+        }
+
+        // Fixed rate: the next renewal is due one period after this one starts, however long this one takes.
+        Interlocked.Exchange(ref _nextRenewal, now + _renewalPeriodTicks);
+        _ = RenewFromTickAsync();
+    }
+
+    private async Task RenewFromTickAsync()
     {
         CancellationToken stop = _stop.Token;
-        TimeSpan period = _ttl / DistributedLockDefaults.RenewalDivisor;
         try
         {
-            // Fixed rate: the next tick is scheduled before this renewal runs, so a slow renewal does not push the next one back.
-            Task tick = Task.Delay(period, _time, stop);
-            while (true)
+            if (!await RenewUntilLeaseEndsAsync(stop).ConfigureAwait(false))
             {
-                await tick.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                if (stop.IsCancellationRequested)
-                {
-                    return;
-                }
-
-                tick = Task.Delay(period, _time, stop);
-                if (!await RenewUntilLeaseEndsAsync(stop).ConfigureAwait(false))
-                {
-                    return;
-                }
+                _renewals?.Remove(this);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
+        }
+        finally
+        {
+            Volatile.Write(ref _renewing, 0);
         }
     }
 
@@ -180,7 +204,7 @@ internal sealed partial class LockHandle : IDistributedLockHandle
                 if (await renew.WaitAsync(left, _time, stop).ConfigureAwait(false))
                 {
                     Interlocked.Exchange(ref _leaseEnd, start + ToTicks(_ttl));
-                    Interlocked.Increment(ref _renewals);
+                    Interlocked.Increment(ref _renewalCount);
                     return true;
                 }
 
@@ -207,13 +231,15 @@ internal sealed partial class LockHandle : IDistributedLockHandle
         }
     }
 
-    private void SignalLost(string reason)
+    /// <summary>Fires <see cref="LostToken"/> once (unless released first) and stops renewing.</summary>
+    internal void SignalLost(string reason)
     {
         if (Volatile.Read(ref _release) is not null || Interlocked.Exchange(ref _lostSignalled, 1) == 1)
         {
             return;
         }
 
+        _renewals?.Remove(this);
         _stop.Cancel();
         LockTelemetry.Lost.Add(1);
         Log.LockLost(_logger, Name, FencingToken, reason);

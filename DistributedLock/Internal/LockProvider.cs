@@ -26,6 +26,8 @@ internal sealed partial class LockProvider(ILockBackend backend, LockProviderSet
     private readonly ILockBackend _readers = backend.ForReaderWriter(write: false, DistributedLockDefaults.IntentLease(settings.MaxPollInterval));
     private readonly ILockBackend _writers = backend.ForReaderWriter(write: true, DistributedLockDefaults.IntentLease(settings.MaxPollInterval));
 
+    private readonly RenewalScheduler _renewals = new(time);
+
     internal ILockBackend Backend => backend;
 
     public async ValueTask<IDistributedLockHandle> AcquireAsync(string name, TimeSpan? timeout = null, LockAcquireOptions? options = null, CancellationToken cancellationToken = default) =>
@@ -56,7 +58,11 @@ internal sealed partial class LockProvider(ILockBackend backend, LockProviderSet
     public ValueTask<IDistributedLockHandle?> TryAcquireWriteLockAsync(string name, TimeSpan timeout = default, LockAcquireOptions? options = null, CancellationToken cancellationToken = default) =>
         AcquireCoreAsync(_writers, ReaderWriterKind, name, timeout, options, throwOnTimeout: false, cancellationToken);
 
-    public ValueTask DisposeAsync() => backend.DisposeAsync();
+    public ValueTask DisposeAsync()
+    {
+        _renewals.Dispose();
+        return backend.DisposeAsync();
+    }
 
     private ILockBackend Semaphore(int maxCount) =>
         maxCount is >= 1 and <= MaxSemaphoreCount
@@ -271,7 +277,7 @@ internal sealed partial class LockProvider(ILockBackend backend, LockProviderSet
             LockTelemetry.WaitDuration.Record(time.GetElapsedTime(started).TotalMilliseconds);
         }
 
-        return new LockHandle(backend, time, logger, name, holder, fencingToken, ttl, leaseStart, autoRenew);
+        return new LockHandle(backend, time, logger, name, holder, fencingToken, ttl, leaseStart, autoRenew ? _renewals : null);
     }
 
     private static LockHandle? TimedOut(string name, TimeSpan timeout, bool throwOnTimeout)
