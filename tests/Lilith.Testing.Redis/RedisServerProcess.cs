@@ -227,8 +227,13 @@ public sealed class RedisServerProcess : IAsyncDisposable
         }
     }
 
-    private static async Task<bool> AnswersPingAsync(int port, bool tls, CancellationToken cancellationToken)
+    private static async Task<bool> AnswersPingAsync(int port, bool tls, CancellationToken deadline)
     {
+        // One probe may hang (a TLS handshake the starting server never answers): it gets 2 s, then the caller tries
+        // again, so one stuck probe cannot use up the whole start deadline.
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(deadline);
+        attempt.CancelAfter(ProbeTimeout);
+        CancellationToken cancellationToken = attempt.Token;
         try
         {
             using var client = new TcpClient();
@@ -262,7 +267,13 @@ public sealed class RedisServerProcess : IAsyncDisposable
         {
             return false;
         }
+        catch (OperationCanceledException) when (!deadline.IsCancellationRequested)
+        {
+            return false;
+        }
     }
+
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>A port on 127.0.0.1 that nothing listens on right now.</summary>
     public static int FreeLoopbackPort()
