@@ -11,6 +11,12 @@ namespace Lilith.DomainEvents.Internal;
 /// entries first, then reads new ones, claims stale entries of dead consumers, acknowledges after the handlers
 /// succeeded, retries with backoff and moves entries that cannot be handled to the dead-letter stream.
 /// </summary>
+/// <remarks>
+/// An acknowledgement is sent as soon as the handlers succeeded, and the loop goes on to the next entry or read without
+/// waiting for its reply: the replies are awaited before the loop handles its next batch (so at most one batch's
+/// acknowledgements are outstanding) and before the loop ends. Until its reply, the event's source + id stays in
+/// flight, so a second delivery of the event waits for it and then sees the handled marker the acknowledgement set.
+/// </remarks>
 internal sealed partial class StreamConsumer(
     IStreamStore store,
     IDomainEventDispatcher dispatcher,
@@ -35,6 +41,29 @@ internal sealed partial class StreamConsumer(
 
     private async Task RunAsync(string stream, CancellationToken cancellationToken)
     {
+        // Acknowledgements of this loop sent and not yet answered.
+        var settling = new ConcurrentQueue<Task>();
+        try
+        {
+            await ConsumeAsync(stream, settling, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await SettledAsync(settling).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Waits for the acknowledgements sent so far (they never throw: each logs its own failure).</summary>
+    private static async ValueTask SettledAsync(ConcurrentQueue<Task> settling)
+    {
+        while (settling.TryDequeue(out Task? task))
+        {
+            await task.ConfigureAwait(false);
+        }
+    }
+
+    private async Task ConsumeAsync(string stream, ConcurrentQueue<Task> settling, CancellationToken cancellationToken)
+    {
         string group = _options.ServiceName;
         string consumer = _options.ConsumerName;
         int failures = 0;
@@ -47,7 +76,7 @@ internal sealed partial class StreamConsumer(
                 if (!drained)
                 {
                     await store.EnsureGroupAsync(stream, group, cancellationToken).ConfigureAwait(false);
-                    await DrainOwnPendingAsync(stream, group, consumer, cancellationToken).ConfigureAwait(false);
+                    await DrainOwnPendingAsync(stream, group, consumer, settling, cancellationToken).ConfigureAwait(false);
                     drained = true;
                 }
 
@@ -57,7 +86,7 @@ internal sealed partial class StreamConsumer(
                     if (claimed.Count > 0)
                     {
                         LogClaimed(logger, claimed.Count, stream, group);
-                        await ProcessAsync(stream, group, claimed, cancellationToken).ConfigureAwait(false);
+                        await ProcessAsync(stream, group, claimed, settling, cancellationToken).ConfigureAwait(false);
                     }
 
                     nextClaim = time.GetTimestamp() + (long)(_options.ClaimInterval.TotalSeconds * time.TimestampFrequency);
@@ -74,7 +103,7 @@ internal sealed partial class StreamConsumer(
                     continue;
                 }
 
-                await ProcessAsync(stream, group, entries, cancellationToken).ConfigureAwait(false);
+                await ProcessAsync(stream, group, entries, settling, cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -100,7 +129,7 @@ internal sealed partial class StreamConsumer(
         }
     }
 
-    private async Task DrainOwnPendingAsync(string stream, string group, string consumer, CancellationToken cancellationToken)
+    private async Task DrainOwnPendingAsync(string stream, string group, string consumer, ConcurrentQueue<Task> settling, CancellationToken cancellationToken)
     {
         string after = "0";
         while (true)
@@ -112,34 +141,36 @@ internal sealed partial class StreamConsumer(
             }
 
             LogDraining(logger, pending.Count, stream, group);
-            await ProcessAsync(stream, group, pending, cancellationToken).ConfigureAwait(false);
+            await ProcessAsync(stream, group, pending, settling, cancellationToken).ConfigureAwait(false);
             after = pending[^1].Id;
         }
     }
 
-    private async Task ProcessAsync(string stream, string group, IReadOnlyList<StreamEntry> entries, CancellationToken cancellationToken)
+    private async Task ProcessAsync(string stream, string group, IReadOnlyList<StreamEntry> entries, ConcurrentQueue<Task> settling, CancellationToken cancellationToken)
     {
+        // The previous batch's acknowledgements were sent before this batch was read; their replies have usually arrived.
+        await SettledAsync(settling).ConfigureAwait(false);
         if (entries.Count == 1 || _options.Concurrency == 1)
         {
             // Nothing to run side by side: handle in this flow, without handing each entry to a thread-pool worker.
             foreach (StreamEntry entry in entries)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                await ProcessEntryAsync(stream, group, entry, cancellationToken).ConfigureAwait(false);
+                await ProcessEntryAsync(stream, group, entry, settling, cancellationToken).ConfigureAwait(false);
             }
 
             return;
         }
 
         await Parallel.ForEachAsync(entries, new ParallelOptions { MaxDegreeOfParallelism = _options.Concurrency, CancellationToken = cancellationToken },
-            async (entry, token) => await ProcessEntryAsync(stream, group, entry, token).ConfigureAwait(false)).ConfigureAwait(false);
+            async (entry, token) => await ProcessEntryAsync(stream, group, entry, settling, token).ConfigureAwait(false)).ConfigureAwait(false);
     }
 
-    private async Task ProcessEntryAsync(string stream, string group, StreamEntry entry, CancellationToken cancellationToken)
+    private async Task ProcessEntryAsync(string stream, string group, StreamEntry entry, ConcurrentQueue<Task> settling, CancellationToken cancellationToken)
     {
         try
         {
-            await HandleEntryAsync(stream, group, entry, cancellationToken).ConfigureAwait(false);
+            await HandleEntryAsync(stream, group, entry, settling, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -152,7 +183,7 @@ internal sealed partial class StreamConsumer(
         }
     }
 
-    private async Task HandleEntryAsync(string stream, string group, StreamEntry entry, CancellationToken cancellationToken)
+    private async Task HandleEntryAsync(string stream, string group, StreamEntry entry, ConcurrentQueue<Task> settling, CancellationToken cancellationToken)
     {
         if (entry.Version != "1" || entry.Event is null)
         {
@@ -195,9 +226,44 @@ internal sealed partial class StreamConsumer(
             }
         }
 
+        Task? acknowledging = null;
         try
         {
-            await HandleParsedAsync(stream, group, entry, cloudEvent, used, cancellationToken).ConfigureAwait(false);
+            acknowledging = await HandleParsedAsync(stream, group, entry, cloudEvent, used, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (acknowledging is null || acknowledging.IsCompleted)
+            {
+                _inFlight.TryRemove(gateKey, out _);
+                gate.TrySetResult();
+            }
+        }
+
+        if (acknowledging is { IsCompleted: true })
+        {
+            await acknowledging.ConfigureAwait(false); // a failure surfaces here, as it did before the reply was deferred
+        }
+        else if (acknowledging is not null)
+        {
+            settling.Enqueue(ReleaseWhenAcknowledgedAsync(acknowledging, gateKey, gate, stream, group, entry.Id, cancellationToken));
+        }
+    }
+
+    /// <summary>Waits for an acknowledgement's reply, then lets the next delivery of the same event in.</summary>
+    private async Task ReleaseWhenAcknowledgedAsync(Task acknowledging, string gateKey, TaskCompletionSource gate, string stream, string group, string entryId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await acknowledging.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping while the reply was awaited: the entry was acknowledged or stays pending (drained or claimed later).
+        }
+        catch (Exception e)
+        {
+            LogSettleFailed(logger, e, entryId, stream, group);
         }
         finally
         {
@@ -206,14 +272,15 @@ internal sealed partial class StreamConsumer(
         }
     }
 
-    private async Task HandleParsedAsync(string stream, string group, StreamEntry entry, CloudEvent cloudEvent, int used, CancellationToken cancellationToken)
+    /// <summary>Handles a parsed entry; returns the acknowledgement after the handlers succeeded (sent, reply pending), else null.</summary>
+    private async ValueTask<Task?> HandleParsedAsync(string stream, string group, StreamEntry entry, CloudEvent cloudEvent, int used, CancellationToken cancellationToken)
     {
         (string, string, TimeSpan)? handled = _options.IdempotencyWindow is { } window ? (cloudEvent.Source, cloudEvent.Id, window) : null;
         if (handled is not null && await store.IsHandledAsync(stream, group, cloudEvent.Source, cloudEvent.Id, cancellationToken).ConfigureAwait(false))
         {
             LogDuplicate(logger, cloudEvent.Id, cloudEvent.Source, stream, group);
             await store.AckAsync(stream, group, entry.Id, null, cancellationToken).ConfigureAwait(false);
-            return;
+            return null;
         }
 
         Exception? last = null;
@@ -225,15 +292,12 @@ internal sealed partial class StreamConsumer(
             try
             {
                 bool known = await dispatcher.DispatchCloudEventAsync(cloudEvent, cancellationToken).ConfigureAwait(false);
-                await store.AckAsync(stream, group, entry.Id, known ? handled : null, cancellationToken).ConfigureAwait(false);
-                Interlocked.Increment(ref _handled);
-                DomainEventsTelemetry.Handled.Add(1, new KeyValuePair<string, object?>("messaging.destination.name", stream));
                 if (cloudEvent.Time is { } t)
                 {
                     DomainEventsTelemetry.Lag.Record((time.GetUtcNow() - t).TotalMilliseconds, new KeyValuePair<string, object?>("messaging.destination.name", stream));
                 }
 
-                return;
+                return AcknowledgeAsync(stream, group, entry.Id, known ? handled : null, cancellationToken);
             }
             catch (Exception e) when (e is DomainEventDispatchException or CloudEventFormatException && !cancellationToken.IsCancellationRequested)
             {
@@ -242,7 +306,7 @@ internal sealed partial class StreamConsumer(
                 if (e is CloudEventFormatException)
                 {
                     await DeadLetterAsync(stream, group, entry, attempt, DeadLetterReasons.Malformed, e.Message, cancellationToken).ConfigureAwait(false);
-                    return;
+                    return null;
                 }
 
                 if (attempt < _options.MaxAttempts)
@@ -256,6 +320,15 @@ internal sealed partial class StreamConsumer(
         }
 
         await DeadLetterAsync(stream, group, entry, attempt, DeadLetterReasons.HandlerFailed, last?.Message, cancellationToken).ConfigureAwait(false);
+        return null;
+    }
+
+    /// <summary>Sends the acknowledgement (and handled marker) at once; the returned task completes with its reply.</summary>
+    private async Task AcknowledgeAsync(string stream, string group, string entryId, (string, string, TimeSpan)? handled, CancellationToken cancellationToken)
+    {
+        await store.AckAsync(stream, group, entryId, handled, cancellationToken).ConfigureAwait(false);
+        Interlocked.Increment(ref _handled);
+        DomainEventsTelemetry.Handled.Add(1, new KeyValuePair<string, object?>("messaging.destination.name", stream));
     }
 
     private async Task DeadLetterAsync(string stream, string group, StreamEntry entry, int attempts, string reason, string? error, CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Lilith.DomainEvents.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -53,8 +54,12 @@ public sealed class RecordingHandler(Recorder recorder) : IDomainEventHandler<Or
 
 public static class EventsHost
 {
-    /// <summary>Builds (does not start) a host with AddDomainEvents, the recording handler and the given options.</summary>
-    public static IHost Build(Recorder recorder, Action<DomainEventsOptions> configure, Action<IServiceCollection>? services = null, bool handler = true)
+    /// <summary>
+    /// Builds (does not start) a host with AddDomainEvents, the recording handler and the given options;
+    /// <paramref name="services"/> runs before AddDomainEvents, <paramref name="after"/> after it.
+    /// </summary>
+    public static IHost Build(Recorder recorder, Action<DomainEventsOptions> configure, Action<IServiceCollection>? services = null, bool handler = true,
+        Action<IServiceCollection>? after = null)
     {
         HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -77,6 +82,7 @@ public static class EventsHost
             events.AddEventType<OrderPlaced>();
         }
 
+        after?.Invoke(builder.Services);
         return builder.Build();
     }
 
@@ -111,4 +117,66 @@ public static class EventsHost
 
         return letters;
     }
+}
+
+/// <summary>
+/// The transport's own store (in-memory or Redis), except that each acknowledgement is held back until
+/// <see cref="Release"/>: an acknowledgement whose reply has not come yet. Nothing else is changed.
+/// </summary>
+internal sealed class HeldAcknowledgements(IStreamStore inner) : IStreamStore, IAsyncDisposable
+{
+    private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _started;
+
+    /// <summary>Acknowledgements asked for so far.</summary>
+    public int Started => Volatile.Read(ref _started);
+
+    /// <summary>Lets every held and later acknowledgement through.</summary>
+    public void Release() => _release.TrySetResult();
+
+    /// <summary>Wraps the store AddDomainEvents registered; the wrapper is also registered as itself.</summary>
+    public static void Decorate(IServiceCollection services)
+    {
+        ServiceDescriptor original = services.Single(d => d.ServiceType == typeof(IStreamStore));
+        services.Remove(original);
+        services.AddSingleton(sp => new HeldAcknowledgements((IStreamStore)original.ImplementationFactory!(sp)));
+        services.AddSingleton<IStreamStore>(sp => sp.GetRequiredService<HeldAcknowledgements>());
+    }
+
+    public async ValueTask AckAsync(string stream, string group, string entryId, (string Source, string Id, TimeSpan Window)? handled, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _started);
+        await _release.Task.WaitAsync(cancellationToken);
+        await inner.AckAsync(stream, group, entryId, handled, cancellationToken);
+    }
+
+    public ValueTask AddAsync(string stream, byte[] eventJson, CancellationToken cancellationToken) => inner.AddAsync(stream, eventJson, cancellationToken);
+
+    public ValueTask<IReadOnlyList<(int Index, Exception Error)>> AddManyAsync(string stream, IReadOnlyList<byte[]> eventJson, CancellationToken cancellationToken) =>
+        inner.AddManyAsync(stream, eventJson, cancellationToken);
+
+    public ValueTask EnsureGroupAsync(string stream, string group, CancellationToken cancellationToken) => inner.EnsureGroupAsync(stream, group, cancellationToken);
+
+    public ValueTask<IReadOnlyList<StreamEntry>> ReadNewAsync(string stream, string group, string consumer, int count, CancellationToken cancellationToken) =>
+        inner.ReadNewAsync(stream, group, consumer, count, cancellationToken);
+
+    public ValueTask<IReadOnlyList<StreamEntry>> WaitNewAsync(string stream, string group, string consumer, int count, TimeSpan wait, CancellationToken cancellationToken) =>
+        inner.WaitNewAsync(stream, group, consumer, count, wait, cancellationToken);
+
+    public ValueTask<IReadOnlyList<StreamEntry>> ReadOwnPendingAsync(string stream, string group, string consumer, string afterId, int count, CancellationToken cancellationToken) =>
+        inner.ReadOwnPendingAsync(stream, group, consumer, afterId, count, cancellationToken);
+
+    public ValueTask<IReadOnlyList<StreamEntry>> ClaimStaleAsync(string stream, string group, string consumer, TimeSpan minIdle, int count, CancellationToken cancellationToken) =>
+        inner.ClaimStaleAsync(stream, group, consumer, minIdle, count, cancellationToken);
+
+    public ValueTask<bool> IsHandledAsync(string stream, string group, string source, string id, CancellationToken cancellationToken) =>
+        inner.IsHandledAsync(stream, group, source, id, cancellationToken);
+
+    public ValueTask DeadLetterAsync(string stream, string group, string entryId, string deadLetterJson, string? eventField, CancellationToken cancellationToken) =>
+        inner.DeadLetterAsync(stream, group, entryId, deadLetterJson, eventField, cancellationToken);
+
+    public ValueTask<IReadOnlyList<DeadLetter>> ReadDeadLettersAsync(string stream, int count, CancellationToken cancellationToken) =>
+        inner.ReadDeadLettersAsync(stream, count, cancellationToken);
+
+    public ValueTask DisposeAsync() => inner is IAsyncDisposable disposable ? disposable.DisposeAsync() : default;
 }

@@ -23,13 +23,13 @@ public abstract class TransportContractTests
     /// <summary>Writes an entry with raw fields, as another writer (or a broken one) might.</summary>
     protected abstract Task AddRawAsync(IHost host, string stream, string? version, string? eventField);
 
-    private IHost Build(Recorder recorder, Action<DomainEventsOptions>? configure = null)
+    private IHost Build(Recorder recorder, Action<DomainEventsOptions>? configure = null, Action<IServiceCollection>? after = null)
     {
         return EventsHost.Build(recorder, o =>
         {
             UseTransport(o);
             configure?.Invoke(o);
-        }, AddServices);
+        }, AddServices, after: after);
     }
 
     [Fact]
@@ -121,6 +121,61 @@ public abstract class TransportContractTests
 
         await EventsHost.WaitUntilAsync(() => recorder.Successes.ContainsKey(marker.Id), Within, "the event after the duplicate was handled");
         Assert.Equal(1, recorder.Attempts[first.Id]);
+        await host.StopAsync(Ct);
+    }
+
+    [Fact]
+    public async Task The_consumer_handles_the_next_entry_while_the_reply_to_an_acknowledgement_is_outstanding()
+    {
+        var recorder = new Recorder();
+        using IHost host = Build(recorder, o =>
+        {
+            o.ConsumerName = "billing-1";
+            o.Concurrency = 1;
+        }, HeldAcknowledgements.Decorate);
+        HeldAcknowledgements store = host.Services.GetRequiredService<HeldAcknowledgements>();
+        IDomainEventPublisher publisher = host.Services.GetRequiredService<IDomainEventPublisher>();
+        // Both entries are there before the consumer starts, so its first read returns them as one batch.
+        CloudEvent first = await publisher.PublishAsync(new OrderPlaced("first", 1), cancellationToken: Ct);
+        CloudEvent second = await publisher.PublishAsync(new OrderPlaced("second", 2), cancellationToken: Ct);
+        await host.StartAsync(Ct);
+
+        // One at a time (Concurrency 1), and the first acknowledgement unanswered: the second was handled anyway.
+        await EventsHost.WaitUntilAsync(() => recorder.Successes.ContainsKey(second.Id), Within, "the second entry was handled");
+        Assert.Equal(1, recorder.Successes[first.Id]);
+        Internal.StreamConsumer consumer = host.Services.GetRequiredService<Internal.StreamConsumer>();
+        Assert.Equal(0, consumer.HandledCount);
+        Assert.Equal(2, store.Started);
+        Assert.Equal(2, (await store.ReadOwnPendingAsync("orders", "billing", "billing-1", "0", 10, Ct)).Count);
+
+        store.Release();
+        await EventsHost.WaitUntilAsync(() => consumer.HandledCount == 2, Within, "both acknowledgements were answered");
+        Assert.Empty(await store.ReadOwnPendingAsync("orders", "billing", "billing-1", "0", 10, Ct));
+        await host.StopAsync(Ct);
+    }
+
+    [Fact]
+    public async Task A_second_delivery_of_an_event_whose_acknowledgement_is_unanswered_waits_for_it_and_is_skipped()
+    {
+        var recorder = new Recorder();
+        using IHost host = Build(recorder, o => o.ConsumerName = "billing-1", HeldAcknowledgements.Decorate);
+        HeldAcknowledgements store = host.Services.GetRequiredService<HeldAcknowledgements>();
+        IDomainEventPublisher publisher = host.Services.GetRequiredService<IDomainEventPublisher>();
+        CloudEvent sent = await publisher.PublishAsync(new OrderPlaced("dup", 1), cancellationToken: Ct);
+        await publisher.PublishCloudEventAsync(sent, cancellationToken: Ct);
+        await host.StartAsync(Ct);
+
+        await EventsHost.WaitUntilAsync(() => recorder.Successes.ContainsKey(sent.Id), Within, "one delivery was handled");
+        // The handled marker is written with the acknowledgement: the other delivery must wait for its reply.
+        store.Release();
+        using var deadline = new CancellationTokenSource(Within);
+        while ((await store.ReadOwnPendingAsync("orders", "billing", "billing-1", "0", 10, Ct)).Count > 0)
+        {
+            Assert.False(deadline.IsCancellationRequested, "the two deliveries were never both acknowledged");
+            await Task.Delay(5, Ct);
+        }
+
+        Assert.Equal(1, recorder.Attempts[sent.Id]);
         await host.StopAsync(Ct);
     }
 
