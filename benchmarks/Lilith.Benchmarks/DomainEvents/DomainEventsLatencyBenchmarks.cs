@@ -11,6 +11,9 @@ namespace Lilith.Benchmarks.DomainEvents;
 /// XREADGROUP BLOCK on its own connection). The anchor in the same run is the raw floor of that path through
 /// StackExchange.Redis: XADD on the shared connection while an XREAD BLOCK waits on a dedicated one. Each iteration
 /// is one operation (invocation count 1), so the percentile columns (P50, P95, P99) are the latency distribution.
+/// A second Lilith row turns the default idempotency check (one more round trip before the handler) off, to show
+/// its cost. Each row runs in a process of its own: in the host process, BenchmarkDotNet's own threads and the
+/// other rows' leftovers shared the two cores with the consumer under test and put milliseconds into its tail.
 /// Run without <c>--job</c>: the class sets its own job.
 /// </summary>
 [MemoryDiagnoser]
@@ -28,8 +31,8 @@ public class DomainEventsLatencyBenchmarks
     private RedisValue _lastRawId = "0-0";
     private readonly byte[] _rawEvent = """{"specversion":"1.0","id":"1","source":"/bench","type":"bench","data":{"n":1}}"""u8.ToArray();
 
-    /// <summary>300 single-operation iterations after 20 warm-ups, every one counted; in process (nothing to build per job).</summary>
-    private sealed class Config() : LatencyConfig("PerEvent", warmups: 20, operations: 300, inProcess: true);
+    /// <summary>300 single-operation iterations after 20 warm-ups, every one counted; a process per row.</summary>
+    private sealed class Config() : LatencyConfig("PerEvent", warmups: 20, operations: 300, inProcess: false);
 
     /// <summary>The benchmark's event.</summary>
     public sealed record LatencyEvent(int N);
@@ -52,8 +55,16 @@ public class DomainEventsLatencyBenchmarks
         }
     }
 
-    [GlobalSetup]
-    public async Task SetupAsync()
+    [GlobalSetup(Target = nameof(RawXaddToXreadBlock))]
+    public Task SetupRawAsync() => SetupAsync(idempotencyCheck: true);
+
+    [GlobalSetup(Target = nameof(PublishToHandler))]
+    public Task SetupLilithAsync() => SetupAsync(idempotencyCheck: true);
+
+    [GlobalSetup(Target = nameof(PublishToHandlerWithoutIdempotencyCheck))]
+    public Task SetupWithoutCheckAsync() => SetupAsync(idempotencyCheck: false);
+
+    private async Task SetupAsync(bool idempotencyCheck)
     {
         _redis = await BenchmarkRedis.StartAsync();
         _connection = await _redis.ConnectAsync();
@@ -70,7 +81,7 @@ public class DomainEventsLatencyBenchmarks
             o.KeyPrefix = "bench";
             o.Stream = "latency-" + Guid.NewGuid().ToString("N");
             o.ServiceName = "bench";
-            o.IdempotencyWindow = TimeSpan.FromMinutes(5);
+            o.IdempotencyWindow = idempotencyCheck ? TimeSpan.FromMinutes(5) : null;
         }).AddHandler<LatencyEvent, LatencyHandler>();
         _services = services.BuildServiceProvider();
         _publisher = _services.GetRequiredService<IDomainEventPublisher>();
@@ -107,7 +118,13 @@ public class DomainEventsLatencyBenchmarks
 
     /// <summary>Publish, then wait for the handler (CloudEvent serialization, XADD, blocked XREADGROUP wakes, parse, dispatch, ack).</summary>
     [Benchmark]
-    public async Task PublishToHandler()
+    public Task PublishToHandler() => PublishAndWaitAsync();
+
+    /// <summary>The same with <c>IdempotencyWindow = null</c>: no handled-marker check before the handler.</summary>
+    [Benchmark]
+    public Task PublishToHandlerWithoutIdempotencyCheck() => PublishAndWaitAsync();
+
+    private async Task PublishAndWaitAsync()
     {
         _signal.Received = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await _publisher.PublishAsync(new LatencyEvent(1));
