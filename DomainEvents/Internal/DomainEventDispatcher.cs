@@ -12,6 +12,7 @@ internal sealed class EventEnvelopes(EventTypeRegistry registry, IOptions<Domain
 {
     private readonly JsonSerializerOptions _data = options.Value.DataSerializerOptions ?? WireJson.Options;
     private readonly string _source = options.Value.Source ?? "/" + options.Value.ServiceName;
+    private readonly bool _systemTime = ReferenceEquals(time, TimeProvider.System);
 
     public EventTypeRegistry Registry => registry;
 
@@ -27,8 +28,12 @@ internal sealed class EventEnvelopes(EventTypeRegistry registry, IOptions<Domain
         TraceParent = CurrentTraceParent(),
     };
 
-    /// <summary>The envelope of an in-process dispatch: no data, an id unique in this process, formatted only if read.</summary>
-    public CloudEvent CreateLocal(string typeName) => new(_source, typeName, time.GetUtcNow(), CurrentTraceParent());
+    /// <summary>
+    /// The envelope of an in-process dispatch: no data, an id unique in this process, formatted only if read; its time
+    /// from <see cref="CoarseClock"/> (millisecond resolution) unless another time provider than the system's is set.
+    /// </summary>
+    public CloudEvent CreateLocal(string typeName) =>
+        new(_source, typeName, _systemTime ? CoarseClock.System.UtcNow() : time.GetUtcNow(), CurrentTraceParent());
 
     private static string? CurrentTraceParent() => Activity.Current is { IdFormat: ActivityIdFormat.W3C } current ? current.Id : null;
 
