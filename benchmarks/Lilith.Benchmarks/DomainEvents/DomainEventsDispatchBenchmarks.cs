@@ -17,6 +17,8 @@ namespace Lilith.Benchmarks.DomainEvents;
 /// the anchor's, depend on nothing, so the <c>Dispatch</c> row needs no scope; <c>DispatchToScopedHandlers</c> shows the
 /// cost when each handler depends on a scoped service, and a reference row shows the minimal loop "new scope, resolve,
 /// await each" with nothing else. The singleton row registers both handlers as singletons (resolved once).
+/// A second anchor is a real package: MediatR 5.1.0, the newest version the registry restores, its <c>IMediator.Publish</c>
+/// on a mediator from the caller's scope with the same two transient handlers (as its DI extension registers it).
 /// </summary>
 [MemoryDiagnoser]
 public class DomainEventsDispatchBenchmarks
@@ -24,13 +26,14 @@ public class DomainEventsDispatchBenchmarks
     private ServiceProvider _services = null!;
     private AsyncServiceScope _callerScope;
     private MediatRStyleMediator _mediator = null!;
+    private MediatR.IMediator _mediatR5 = null!;
     private IDomainEventDispatcher _dispatcher = null!;
     private readonly BenchEvent _event = new("o-1", 42.5m);
     private readonly SingletonBenchEvent _singletonEvent = new("o-1", 42.5m);
     private readonly ScopedBenchEvent _scopedEvent = new("o-1", 42.5m);
 
     /// <summary>The benchmark's event.</summary>
-    public sealed record BenchEvent(string OrderId, decimal Total);
+    public sealed record BenchEvent(string OrderId, decimal Total) : MediatR.INotification;
 
     /// <summary>The same event, handled by singleton handlers.</summary>
     public sealed record SingletonBenchEvent(string OrderId, decimal Total);
@@ -76,7 +79,7 @@ public class DomainEventsDispatchBenchmarks
     }
 
     /// <summary>A handler that does nothing.</summary>
-    public sealed class FirstHandler : IDomainEventHandler<BenchEvent>, IBenchNotificationHandler<BenchEvent>
+    public sealed class FirstHandler : IDomainEventHandler<BenchEvent>, IBenchNotificationHandler<BenchEvent>, MediatR.INotificationHandler<BenchEvent>
     {
         /// <inheritdoc />
         public ValueTask HandleAsync(BenchEvent domainEvent, CloudEvent envelope, CancellationToken cancellationToken) => default;
@@ -86,7 +89,7 @@ public class DomainEventsDispatchBenchmarks
     }
 
     /// <summary>A second handler that does nothing.</summary>
-    public sealed class SecondHandler : IDomainEventHandler<BenchEvent>, IBenchNotificationHandler<BenchEvent>
+    public sealed class SecondHandler : IDomainEventHandler<BenchEvent>, IBenchNotificationHandler<BenchEvent>, MediatR.INotificationHandler<BenchEvent>
     {
         /// <inheritdoc />
         public ValueTask HandleAsync(BenchEvent domainEvent, CloudEvent envelope, CancellationToken cancellationToken) => default;
@@ -171,9 +174,14 @@ public class DomainEventsDispatchBenchmarks
         services.AddScoped<ScopedService>();
         services.AddTransient<IBenchNotificationHandler<BenchEvent>, FirstHandler>();
         services.AddTransient<IBenchNotificationHandler<BenchEvent>, SecondHandler>();
+        services.AddTransient<MediatR.INotificationHandler<BenchEvent>, FirstHandler>();
+        services.AddTransient<MediatR.INotificationHandler<BenchEvent>, SecondHandler>();
+        services.AddScoped<MediatR.ServiceFactory>(p => p.GetService!);
+        services.AddScoped<MediatR.IMediator, MediatR.Mediator>();
         _services = services.BuildServiceProvider();
         _callerScope = _services.CreateAsyncScope();
         _mediator = new MediatRStyleMediator(_callerScope.ServiceProvider);
+        _mediatR5 = _callerScope.ServiceProvider.GetRequiredService<MediatR.IMediator>();
         _dispatcher = _services.GetRequiredService<IDomainEventDispatcher>();
     }
 
@@ -187,6 +195,10 @@ public class DomainEventsDispatchBenchmarks
     /// <summary>The anchor: MediatR 12-style <c>Publish</c> with the default foreach-await publisher.</summary>
     [Benchmark(Baseline = true)]
     public Task MediatR12StylePublish() => _mediator.Publish(_event, CancellationToken.None);
+
+    /// <summary>The real-package anchor: MediatR 5.1.0 <c>IMediator.Publish</c>.</summary>
+    [Benchmark]
+    public Task MediatR5Publish() => _mediatR5.Publish(_event, CancellationToken.None);
 
     /// <summary>Reference: new scope, resolve the handlers, await each (no envelope, no failure isolation).</summary>
     [Benchmark]
