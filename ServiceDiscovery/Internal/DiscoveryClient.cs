@@ -302,6 +302,7 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         await entry.ReloadGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            long appliedBefore = Volatile.Read(ref entry.Applied);
             LoadReply reply;
             try
             {
@@ -340,16 +341,34 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
 
             instances.Sort(static (a, b) => string.CompareOrdinal(a.Id, b.Id));
             var snapshot = new ServiceSnapshot(reply.Revision, [.. instances], _options.IncludeWarning);
-            List<DiscoveryEvent>? resync;
+            List<DiscoveryEvent>? resync = null;
+            bool reloadAgain;
             lock (entry)
             {
-                resync = entry.Snapshot is { } old ? Diff(entry.Service, old, snapshot) : null;
-                entry.Snapshot = snapshot;
+                if (entry.Applied != appliedBefore && entry.Snapshot is { } current && current.Revision >= snapshot.Revision)
+                {
+                    // Events applied while this load was in flight are at least as new as what it read: keep them.
+                }
+                else
+                {
+                    resync = entry.Snapshot is { } old ? Diff(entry.Service, old, snapshot) : null;
+                    entry.Snapshot = snapshot;
+                }
+
+                // A change published while the first load was in flight found no snapshot to apply to; when it is
+                // newer than what the load read, load once more rather than wait for the refresh interval.
+                reloadAgain = entry.MissedRevision > snapshot.Revision;
+                entry.MissedRevision = 0;
             }
 
             if (resync is { Count: > 0 })
             {
                 SignalChanged(entry);
+            }
+
+            if (reloadAgain)
+            {
+                RequestReload(entry);
             }
 
             foreach (DiscoveryEvent e in resync ?? [])
@@ -446,6 +465,8 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         {
             if (entry.Snapshot is not { } old)
             {
+                // The first load is in flight (or failed): it may have read the service before this change.
+                entry.MissedRevision = Math.Max(entry.MissedRevision, e.Revision);
                 return;
             }
 
@@ -461,6 +482,7 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
                 ? rest.Append(e.Instance).OrderBy(i => i.Id, StringComparer.Ordinal).ToArray()
                 : rest.ToArray();
             entry.Snapshot = new ServiceSnapshot(e.Revision, all, _options.IncludeWarning);
+            entry.Applied++;
         }
 
         // After the new snapshot is in place, so whoever refreshes on the signal reads the changed instances.
@@ -704,6 +726,12 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         public SemaphoreSlim ReloadGate { get; } = new(1, 1);
 
         public volatile ServiceSnapshot? Snapshot;
+
+        /// <summary>Events applied to <see cref="Snapshot"/> so far (a load compares it before and after).</summary>
+        public long Applied;
+
+        /// <summary>The newest revision of an event that came while there was no snapshot yet (0: none).</summary>
+        public long MissedRevision;
 
         /// <summary>Cancelled at the next change of <see cref="Snapshot"/>; a new token serves the changes after it.</summary>
         public CancellationToken Changed => Volatile.Read(ref _changed).Token;
