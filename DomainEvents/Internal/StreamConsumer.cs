@@ -227,26 +227,29 @@ internal sealed partial class StreamConsumer(
         }
 
         Task? acknowledging = null;
+        bool deferred = false;
         try
         {
             acknowledging = await HandleParsedAsync(stream, group, entry, cloudEvent, used, cancellationToken).ConfigureAwait(false);
+            if (acknowledging is { IsCompleted: false })
+            {
+                // Decided once: the task that waits for the reply is now the one that lets the next delivery in.
+                settling.Enqueue(ReleaseWhenAcknowledgedAsync(acknowledging, gateKey, gate, stream, group, entry.Id, cancellationToken));
+                deferred = true;
+            }
         }
         finally
         {
-            if (acknowledging is null || acknowledging.IsCompleted)
+            if (!deferred)
             {
                 _inFlight.TryRemove(gateKey, out _);
                 gate.TrySetResult();
             }
         }
 
-        if (acknowledging is { IsCompleted: true })
+        if (acknowledging is not null && !deferred)
         {
-            await acknowledging.ConfigureAwait(false); // a failure surfaces here, as it did before the reply was deferred
-        }
-        else if (acknowledging is not null)
-        {
-            settling.Enqueue(ReleaseWhenAcknowledgedAsync(acknowledging, gateKey, gate, stream, group, entry.Id, cancellationToken));
+            await acknowledging.ConfigureAwait(false); // completed already: a failure surfaces here
         }
     }
 
