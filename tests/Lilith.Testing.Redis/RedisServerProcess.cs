@@ -91,19 +91,27 @@ public sealed class RedisServerProcess : IAsyncDisposable
         IReadOnlyList<string> leadingArguments, IReadOnlyList<string> extraArguments, RedisTlsFiles? tls, CancellationToken cancellationToken)
     {
         string executable = FindExecutable() ?? throw new InvalidOperationException(RedisFixture.NoRedisMessage);
-        var server = new RedisServerProcess(executable, FreeLoopbackPort(), leadingArguments, extraArguments, tls);
-        Live.TryAdd(server, 0);
-        try
+        for (int attempt = 1; ; attempt++)
         {
-            await server.LaunchAsync(cancellationToken).ConfigureAwait(false);
+            var server = new RedisServerProcess(executable, FreeLoopbackPort(), leadingArguments, extraArguments, tls);
+            Live.TryAdd(server, 0);
+            try
+            {
+                await server.LaunchAsync(cancellationToken).ConfigureAwait(false);
+                return server;
+            }
+            catch (TimeoutException) when (attempt == 1)
+            {
+                // Running but silent for the whole start deadline (seen once for a TLS server under load): a new
+                // process on a new port, once. The first failure's details are lost only if the second start works.
+                await server.DisposeAsync().ConfigureAwait(false);
+            }
+            catch
+            {
+                await server.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
         }
-        catch
-        {
-            await server.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-
-        return server;
     }
 
     /// <summary>Kills the server with SIGKILL (no shutdown, no save), as a crash would.</summary>
@@ -189,28 +197,34 @@ public sealed class RedisServerProcess : IAsyncDisposable
         _process = process;
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(TimeSpan.FromSeconds(15));
-        while (true)
+        deadline.CancelAfter(StartTimeout);
+        string lastProbe = "no probe finished";
+        try
         {
-            if (process.HasExited)
+            while (true)
             {
-                throw new InvalidOperationException(
-                    $"redis-server on port {Port} exited with code {process.ExitCode} at start:{Environment.NewLine}{string.Join(Environment.NewLine, _output)}");
-            }
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException(
+                        $"redis-server on port {Port} exited with code {process.ExitCode} at start:{Environment.NewLine}{string.Join(Environment.NewLine, _output)}");
+                }
 
-            if (await AnswersPingAsync(Port, _tls is not null, deadline.Token).ConfigureAwait(false))
-            {
-                return;
-            }
+                string? failure = await ProbeAsync(Port, _tls is not null, deadline.Token).ConfigureAwait(false);
+                if (failure is null)
+                {
+                    return;
+                }
 
-            try
-            {
+                lastProbe = failure;
                 await Task.Delay(TimeSpan.FromMilliseconds(25), deadline.Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                throw new TimeoutException($"redis-server on port {Port} did not answer PING within 15 s.");
-            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException(
+                $"redis-server{(_tls is null ? string.Empty : " (TLS)")} on port {Port} did not answer PING within {StartTimeout.TotalSeconds} s; " +
+                $"process {(process.HasExited ? $"exited with code {process.ExitCode}" : "still running")}; last probe: {lastProbe}; " +
+                $"output:{Environment.NewLine}{string.Join(Environment.NewLine, _output)}");
         }
     }
 
@@ -227,7 +241,8 @@ public sealed class RedisServerProcess : IAsyncDisposable
         }
     }
 
-    private static async Task<bool> AnswersPingAsync(int port, bool tls, CancellationToken deadline)
+    /// <summary>Null when the server answered PING, else why not (for the timeout message).</summary>
+    private static async Task<string?> ProbeAsync(int port, bool tls, CancellationToken deadline)
     {
         // One probe may hang (a TLS handshake the starting server never answers): it gets 2 s, then the caller tries
         // again, so one stuck probe cannot use up the whole start deadline.
@@ -252,28 +267,23 @@ public sealed class RedisServerProcess : IAsyncDisposable
                 await stream.WriteAsync("PING\r\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
                 byte[] buffer = new byte[64];
                 int read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-                return Encoding.ASCII.GetString(buffer, 0, read).StartsWith("+PONG", StringComparison.Ordinal);
+                string reply = Encoding.ASCII.GetString(buffer, 0, read);
+                return reply.StartsWith("+PONG", StringComparison.Ordinal) ? null : $"replied '{reply.TrimEnd()}'";
             }
         }
-        catch (AuthenticationException)
+        catch (Exception e) when (e is AuthenticationException or SocketException or IOException)
         {
-            return false;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-        catch (IOException)
-        {
-            return false;
+            return $"{e.GetType().Name}: {e.Message}";
         }
         catch (OperationCanceledException) when (!deadline.IsCancellationRequested)
         {
-            return false;
+            return $"no answer within {ProbeTimeout.TotalSeconds} s";
         }
     }
 
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
+
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(15);
 
     /// <summary>A port on 127.0.0.1 that nothing listens on right now.</summary>
     public static int FreeLoopbackPort()
