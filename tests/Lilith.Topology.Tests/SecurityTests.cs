@@ -50,6 +50,8 @@ public sealed class SecurityTests(RedisFixture redis)
         ConfigurationOptions options = ConfigurationOptions.Parse($"{server.ConnectionString},user={User},password={Password}");
         options.TrustIssuer(tls.CaCertificate);
         options.AbortOnConnectFail = false;
+        // The Sentinel failover tests run beside this one on two cores; the first TLS handshake may wait on them.
+        options.ConnectTimeout = 15_000;
         await using ConnectionMultiplexer connection = await ConnectionMultiplexer.ConnectAsync(options);
         Assert.True(connection.IsConnected);
         var logs = new CollectingLoggerProvider();
