@@ -28,6 +28,7 @@ public sealed class CacheRaceTests
     {
         await using var clients = new Clients(TimeSpan.FromMinutes(10));
         (HeldLoads held, DiscoveryClient watcher, DiscoveryClient writer, EventLog events) = clients;
+        await clients.WatchingAsync();
 
         Task<LoadReply> read = held.HoldNext();
         ValueTask<IReadOnlyList<ServiceInstance>> first = watcher.ResolveAsync("billing", cancellationToken: Ct);
@@ -47,6 +48,7 @@ public sealed class CacheRaceTests
     {
         await using var clients = new Clients(TimeSpan.FromMilliseconds(100));
         (HeldLoads held, DiscoveryClient watcher, DiscoveryClient writer, EventLog events) = clients;
+        await clients.WatchingAsync();
         Assert.Empty(await watcher.ResolveAsync("billing", cancellationToken: Ct));
 
         // The next periodic reload reads the service, then the change lands and its event is applied.
@@ -82,6 +84,21 @@ public sealed class CacheRaceTests
             _watcher = new DiscoveryClient(_held, Options(prefix, refresh), TimeProvider.System, NullLogger.Instance);
             _writer = new DiscoveryClient(new InMemoryDiscoveryBackend(prefix, TimeProvider.System), Options(prefix, TimeSpan.FromMinutes(10)), TimeProvider.System, NullLogger.Instance);
             _events = new EventLog(_watcher, null);
+        }
+
+        /// <summary>
+        /// Returns once the watcher's event log receives events. Its watch starts in the background, so a change made
+        /// before may reach no watcher: a new warm-up instance is registered until one's event arrives.
+        /// </summary>
+        public async Task WatchingAsync()
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            for (int n = 1; !_events.Events.Any(e => e.Service == "warm-up"); n++)
+            {
+                Assert.True(clock.Elapsed < Within, "the watch never received an event");
+                await _writer.RegisterAsync("warm-up", Instance($"warm-up-{n}"), Ct);
+                await Task.Delay(50, Ct);
+            }
         }
 
         public void Deconstruct(out HeldLoads held, out DiscoveryClient watcher, out DiscoveryClient writer, out EventLog events) =>
