@@ -26,7 +26,7 @@ internal sealed class CoarseClock(TimeProvider system)
         if (last is null || tick - last.Tick >= RefreshAfterMilliseconds || tick < last.Tick)
         {
             // First use, a second old, or taken by another thread after this one read the tick: read the system clock.
-            last = new Reading(system.GetUtcNow().UtcTicks, Environment.TickCount64);
+            last = new Reading(system.GetUtcNow().UtcTicks, tick);
             Volatile.Write(ref _last, last);
             return new DateTimeOffset(last.UtcTicks, TimeSpan.Zero);
         }

@@ -242,8 +242,7 @@ internal sealed partial class StreamConsumer(
         {
             if (!deferred)
             {
-                _inFlight.TryRemove(gateKey, out _);
-                gate.TrySetResult();
+                LetNextDeliveryIn(gateKey, gate);
             }
         }
 
@@ -270,9 +269,15 @@ internal sealed partial class StreamConsumer(
         }
         finally
         {
-            _inFlight.TryRemove(gateKey, out _);
-            gate.TrySetResult();
+            LetNextDeliveryIn(gateKey, gate);
         }
+    }
+
+    /// <summary>Ends this delivery's hold on its source + id; a delivery of the same event waiting for it goes on.</summary>
+    private void LetNextDeliveryIn(string gateKey, TaskCompletionSource gate)
+    {
+        _inFlight.TryRemove(gateKey, out _);
+        gate.TrySetResult();
     }
 
     /// <summary>Handles a parsed entry; returns the acknowledgement after the handlers succeeded (sent, reply pending), else null.</summary>

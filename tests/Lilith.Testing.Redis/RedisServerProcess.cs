@@ -102,8 +102,9 @@ public sealed class RedisServerProcess : IAsyncDisposable
             }
             catch (TimeoutException) when (attempt == 1)
             {
-                // Running but silent for the whole start deadline (seen once for a TLS server under load): a new
-                // process on a new port, once. The first failure's details are lost only if the second start works.
+                // Running but unanswered for the whole start deadline (seen for TLS servers while the Sentinel failover
+                // tests starved this process's thread pool): a new process on a new port, once. The first failure's
+                // details are lost only if the second start works.
                 await server.DisposeAsync().ConfigureAwait(false);
             }
             catch

@@ -55,11 +55,8 @@ public class DomainEventsLatencyBenchmarks
         }
     }
 
-    [GlobalSetup(Target = nameof(RawXaddToXreadBlock))]
-    public Task SetupRawAsync() => SetupAsync(idempotencyCheck: true);
-
-    [GlobalSetup(Target = nameof(PublishToHandler))]
-    public Task SetupLilithAsync() => SetupAsync(idempotencyCheck: true);
+    [GlobalSetup(Targets = [nameof(RawXaddToXreadBlock), nameof(PublishToHandler)])]
+    public Task SetupWithCheckAsync() => SetupAsync(idempotencyCheck: true);
 
     [GlobalSetup(Target = nameof(PublishToHandlerWithoutIdempotencyCheck))]
     public Task SetupWithoutCheckAsync() => SetupAsync(idempotencyCheck: false);
