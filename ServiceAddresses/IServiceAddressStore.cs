@@ -42,8 +42,11 @@ public interface IPortClaim : IAsyncDisposable
     string Service { get; }
 
     /// <summary>
-    /// Fires when the claim is lost while held: a renewal found it expired or taken by someone else, or (with
-    /// automatic renewal) the store stayed unreachable for a whole TTL. It does not fire when the claim is disposed.
+    /// Fires when the claim is lost while held: a renewal found it expired or taken by someone else, or no renewal
+    /// succeeded in time. In the holder's view the claim ends a tenth of <see cref="ServiceAddressesOptions.ClaimTtl"/>
+    /// before it can end in Redis, counted from when the last successful claim or renewal was <em>sent</em>, and this
+    /// fires then even while a renewal is in flight (the renewal is cancelled): it fires before another process can
+    /// take the port. It does not fire when the claim is disposed.
     /// </summary>
     CancellationToken Lost { get; }
 

@@ -48,7 +48,8 @@ public sealed class ServiceAddressesOptions
 
     /// <summary>
     /// Whether a port claim renews itself every third of <see cref="ClaimTtl"/> until it is disposed (default true).
-    /// When a renewal finds the claim gone, or Redis stays unreachable for a whole TTL, <see cref="IPortClaim.Lost"/> fires.
+    /// When a renewal finds the claim gone, or no renewal succeeds within the TTL less a tenth of it (counted from when
+    /// the last successful one was sent), <see cref="IPortClaim.Lost"/> fires, before another process can take the port.
     /// </summary>
     public bool AutoRenewClaims { get; set; } = true;
 

@@ -48,6 +48,7 @@ internal sealed class InMemoryServiceAddressStore(ClaimPolicy claims, ILogger lo
         cancellationToken.ThrowIfCancellationRequested();
         var key = (environment.ToLowerInvariant(), host, port);
         string token = ClaimArguments.NewToken();
+        long sentAt = _time.GetTimestamp();
         lock (_gate)
         {
             if (_claims.TryGetValue(key, out var held) && held.Expires > _time.GetUtcNow())
@@ -58,7 +59,7 @@ internal sealed class InMemoryServiceAddressStore(ClaimPolicy claims, ILogger lo
             _claims[key] = (token, _time.GetUtcNow() + _claimTtl);
         }
 
-        return new ValueTask<IPortClaim?>(new Claim(this, key, service, token).Start(claims));
+        return new ValueTask<IPortClaim?>(new Claim(this, key, service, token).Start(claims, sentAt));
     }
 
     private sealed class Claim(InMemoryServiceAddressStore store, (string Environment, string Host, int Port) key, string service, string token)

@@ -90,9 +90,44 @@ internal sealed partial class RedisServiceAddressStore(RedisConnectionSource con
         string key = _keys.Claim(environment, host, port);
         string value = new ClaimPayload { Service = service, Owner = ClaimArguments.NewToken() }.ToJson();
         IDatabase db = (await _connection.GetAsync(cancellationToken).ConfigureAwait(false)).GetDatabase();
-        bool claimed = await db.StringSetAsync(key, value, _claims.Ttl, When.NotExists).WaitAsync(cancellationToken).ConfigureAwait(false);
+        long sentAt = _claims.Time.GetTimestamp();
+        bool claimed;
+        try
+        {
+            claimed = await db.StringSetAsync(key, value, _claims.Ttl, When.NotExists).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or RedisException or TimeoutException)
+        {
+            // The SET may have run in Redis with its answer lost: a claim nobody owns would block the port for its TTL.
+            _ = RemoveUnansweredClaimAsync(key, value, sentAt);
+            throw;
+        }
+
         ServiceAddressesTelemetry.Claims.Add(1, new KeyValuePair<string, object?>("result", claimed ? "claimed" : "taken"));
-        return claimed ? new Claim(this, environment, host, port, service, key, value).Start(_claims) : null;
+        return claimed ? new Claim(this, environment, host, port, service, key, value).Start(_claims, sentAt) : null;
+    }
+
+    /// <summary>
+    /// Removes a claim whose request ended without an answer, if it is there and still this request's (compare and
+    /// delete), trying again until the claim's TTL would have ended it anyway. Never throws.
+    /// </summary>
+    private async Task RemoveUnansweredClaimAsync(string key, string value, long sentAt)
+    {
+        TimeSpan retry = _claims.Ttl / 30;
+        while (_claims.Time.GetElapsedTime(sentAt) < _claims.Ttl)
+        {
+            try
+            {
+                IDatabase db = (await _connection.GetAsync(CancellationToken.None).ConfigureAwait(false)).GetDatabase();
+                await db.ScriptEvaluateAsync(ReleaseScript, [key], [value]).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
+            {
+                Log.UnansweredClaimNotRemoved(_logger, e, key);
+                await Task.Delay(retry, _claims.Time).ConfigureAwait(false);
+            }
+        }
     }
 
     public ValueTask DisposeAsync() => _connection.DisposeAsync();
@@ -119,7 +154,7 @@ internal sealed partial class RedisServiceAddressStore(RedisConnectionSource con
             catch (Exception e) when (e is RedisException or TimeoutException)
             {
                 // Redis is unreachable: the claim then ends with its TTL; disposing must not throw.
-                Log.ReleaseFailed(store._logger, key, e.Message);
+                Log.ReleaseFailed(store._logger, e, key);
             }
         }
     }
@@ -129,7 +164,10 @@ internal sealed partial class RedisServiceAddressStore(RedisConnectionSource con
         [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "The service registry at {Key} cannot be read: {Reason}")]
         public static partial void UnreadableRegistry(ILogger logger, string key, string reason);
 
-        [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Releasing the port claim {Key} failed; it ends with its TTL: {Reason}")]
-        public static partial void ReleaseFailed(ILogger logger, string key, string reason);
+        [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Releasing the port claim {Key} failed; it ends with its TTL")]
+        public static partial void ReleaseFailed(ILogger logger, Exception exception, string key);
+
+        [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Removing the port claim {Key}, whose request ended without an answer, failed; trying again while its TTL lasts")]
+        public static partial void UnansweredClaimNotRemoved(ILogger logger, Exception exception, string key);
     }
 }
