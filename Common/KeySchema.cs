@@ -15,7 +15,7 @@ internal static partial class KeySchema
     /// <summary>The prefix used when none is configured.</summary>
     public const string DefaultPrefix = "lilith";
 
-    /// <summary>Longest accepted name (lock name, service name, stream name ...), in characters.</summary>
+    /// <summary>Longest accepted name (lock name, service name, stream name ...), in Unicode code points.</summary>
     public const int MaxNameLength = 256;
 
     /// <summary>Checks a key prefix and returns it; the message names the option and the bad value.</summary>
@@ -31,10 +31,13 @@ internal static partial class KeySchema
               "letters, digits, '.', '_', '-' or ':', starting and ending with a letter or digit.";
 
     /// <summary>
-    /// Checks a name that becomes a hash tag (lock, service, breaker, stream, environment) and returns it.
-    /// Braces would move the Redis Cluster hash tag and control characters break logs and channels.
+    /// Checks a name that becomes a hash tag (lock, service, breaker, stream, environment) and returns it: 1 to
+    /// <see cref="MaxNameLength"/> Unicode code points (a character outside the BMP counts once, as in Python's
+    /// <c>len</c> and JavaScript's <c>[...s].length</c>), no brace, no control character (category Cc), and valid
+    /// Unicode (no lone surrogate, which UTF-8 cannot encode). Braces would move the Redis Cluster hash tag and control
+    /// characters break logs and channels.
     /// </summary>
-    /// <exception cref="ArgumentException">The name is empty, too long, or has a brace or control character.</exception>
+    /// <exception cref="ArgumentException">The name breaks the rule.</exception>
     public static string ValidateName(string? name, string what, string paramName = "name")
     {
         if (string.IsNullOrEmpty(name))
@@ -42,20 +45,29 @@ internal static partial class KeySchema
             throw new ArgumentException($"The {what} name must not be empty.", paramName);
         }
 
-        if (name.Length > MaxNameLength)
+        int codePoints = 0;
+        for (int i = 0; i < name.Length; i++, codePoints++)
         {
-            throw new ArgumentException(
-                $"The {what} name '{name[..32]}...' is {name.Length} characters long; the limit is {MaxNameLength}.", paramName);
+            char c = name[i];
+            if (char.IsHighSurrogate(c) && i + 1 < name.Length && char.IsLowSurrogate(name[i + 1]))
+            {
+                i++;
+                continue;
+            }
+
+            if (c is '{' or '}' || char.IsControl(c) || char.IsSurrogate(c))
+            {
+                string shown = c is '{' or '}' ? c.ToString() : $"\\u{(int)c:x4}";
+                throw new ArgumentException(
+                    $"The {what} name '{name}' contains '{shown}', which the key schema does not allow in a name " +
+                    "(no braces, no control characters, no lone surrogates).", paramName);
+            }
         }
 
-        foreach (char c in name)
+        if (codePoints > MaxNameLength)
         {
-            if (c is '{' or '}' || char.IsControl(c))
-            {
-                throw new ArgumentException(
-                    $"The {what} name '{name}' contains '{(char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString())}', " +
-                    "which the key schema does not allow in a name (no braces, no control characters).", paramName);
-            }
+            throw new ArgumentException(
+                $"The {what} name '{name[..32]}...' is {codePoints} code points long; the limit is {MaxNameLength}.", paramName);
         }
 
         return name;
@@ -71,6 +83,7 @@ internal static partial class KeySchema
     /// <summary>Builds an untagged key or channel <c>&lt;prefix&gt;:&lt;concern&gt;:&lt;suffix&gt;</c>.</summary>
     public static string Plain(string prefix, string concern, string suffix) => $"{prefix}:{concern}:{suffix}";
 
-    [GeneratedRegex("^[A-Za-z0-9](?:[A-Za-z0-9._:-]{0,62}[A-Za-z0-9])?$", RegexOptions.CultureInvariant)]
+    // \A and \z, not ^ and $: .NET's $ also matches before a final newline, which would let "lilith\n" through.
+    [GeneratedRegex(@"\A[A-Za-z0-9](?:[A-Za-z0-9._:-]{0,62}[A-Za-z0-9])?\z", RegexOptions.CultureInvariant)]
     private static partial Regex PrefixRule();
 }

@@ -46,7 +46,17 @@ public sealed class ConventionsTests(RedisFixture redis)
     public void Too_long_names_are_refused_with_the_length()
     {
         ArgumentException e = Assert.Throws<ArgumentException>(() => KeySchema.ValidateName(new string('x', 257), "service"));
-        Assert.Contains("is 257 characters long; the limit is 256", e.Message, StringComparison.Ordinal);
+        Assert.Contains("is 257 code points long; the limit is 256", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Names_are_valid_unicode_without_lone_surrogates()
+    {
+        foreach (string name in new[] { "bad\ud800", "\udc00bad", "a\ud83d" })
+        {
+            ArgumentException e = Assert.Throws<ArgumentException>(() => KeySchema.ValidateName(name, "stream"));
+            Assert.Contains("no lone surrogates", e.Message, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

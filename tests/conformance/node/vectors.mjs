@@ -19,8 +19,8 @@ const expand = (pattern, input) => pattern.replace(/<([a-z]+)>/g, (_, name) => {
 });
 
 const prefixRule = new RegExp(schema.conventions.prefixPattern);
-// Name rule of schema/README.md: 1..256 characters, no '{', no '}', no control characters.
-const nameOk = (name) => name.length >= 1 && [...name].length <= 256 && !/[{}\u0000-\u001f\u007f-\u009f]/u.test(name);
+// Name rule of schema/README.md: 1..256 code points, no '{', no '}', no Cc control character, no lone surrogate.
+const nameOk = (name) => name.length >= 1 && [...name].length <= 256 && name.isWellFormed() && !/[{}\p{Cc}]/u.test(name);
 
 for (const file of readdirSync(join(schemaDir, 'vectors')).filter((f) => f.endsWith('.json')).sort()) {
   const vectors = JSON.parse(readFileSync(join(schemaDir, 'vectors', file), 'utf8'));

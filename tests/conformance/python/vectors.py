@@ -35,8 +35,9 @@ prefix_rule = re.compile(schema["conventions"]["prefixPattern"])
 
 
 def name_ok(name):
-    # Name rule of schema/README.md: 1..256 characters, no '{', no '}', no control characters.
-    return 1 <= len(name) <= 256 and not re.search(r"[{}\x00-\x1f\x7f-\x9f]", name)
+    # Name rule of schema/README.md: 1..256 code points, no '{', no '}', no Cc control character, no lone surrogate.
+    well_formed = not any(0xD800 <= ord(c) <= 0xDFFF for c in name)
+    return 1 <= len(name) <= 256 and well_formed and not re.search(r"[{}\x00-\x1f\x7f-\x9f]", name)
 
 
 for file in sorted(os.listdir(os.path.join(schema_dir, "vectors"))):
