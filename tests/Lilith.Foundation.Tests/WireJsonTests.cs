@@ -34,4 +34,31 @@ public sealed class WireJsonTests
         Assert.Throws<JsonException>(() => JsonSerializer.Deserialize<Sample>("""{"v":1,"state":2,"openedAt":5,"breakDurationMs":7}""", WireJson.Options));
         Assert.Throws<JsonException>(() => JsonSerializer.Deserialize<Sample>("""{"v":1,"state":"ajar","openedAt":5,"breakDurationMs":7}""", WireJson.Options));
     }
+
+    public static TheoryData<string, string> TextVectors()
+    {
+        var data = new TheoryData<string, string>();
+        using JsonDocument vectors = JsonDocument.Parse(File.ReadAllText(Path.Combine(GoldenVectors.RepositoryRoot, "schema", "vectors", "conventions.json")));
+        foreach (JsonElement text in vectors.RootElement.GetProperty("text").EnumerateArray())
+        {
+            data.Add(text.GetProperty("value").GetString()!, text.GetProperty("json").GetString()!);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(TextVectors))]
+    public void Text_is_escaped_only_where_JSON_requires_it_as_the_siblings_write_it(string value, string json)
+    {
+        Assert.Equal(json, JsonSerializer.Serialize(value, WireJson.Options));
+
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer, WireJson.WriterOptions))
+        {
+            writer.WriteStringValue(value);
+        }
+
+        Assert.Equal(json, System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan));
+    }
 }

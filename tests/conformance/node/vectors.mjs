@@ -29,6 +29,7 @@ for (const file of readdirSync(join(schemaDir, 'vectors')).filter((f) => f.endsW
     for (const p of vectors.prefixes.invalid) check(!prefixRule.test(p), `prefix '${p}' should be invalid`);
     for (const n of vectors.names.valid) check(nameOk(n), `name '${n}' should be valid`);
     for (const n of vectors.names.invalid) check(!nameOk(n), `name ${JSON.stringify(n)} should be invalid`);
+    for (const { value, json } of vectors.text ?? []) check(JSON.stringify(value) === json, `text ${json}: JSON.stringify wrote ${JSON.stringify(value)}`);
     for (const { key, slot } of vectors.hashSlots) check(calculateSlot(key) === slot, `${key}: slot ${calculateSlot(key)}, vector ${slot}`);
     continue;
   }

@@ -54,6 +54,9 @@ for file in sorted(os.listdir(os.path.join(schema_dir, "vectors"))):
             check(name_ok(n), f"name {n!r} should be valid")
         for n in vectors["names"]["invalid"]:
             check(not name_ok(n), f"name {n!r} should be invalid")
+        for t in vectors.get("text", []):
+            written = json.dumps(t["value"], ensure_ascii=False)
+            check(written == t["json"], f"text {t['json']}: json.dumps wrote {written}")
         for v in vectors["hashSlots"]:
             slot = key_slot(v["key"].encode("utf-8"))
             check(slot == v["slot"], f"{v['key']}: slot {slot}, vector {v['slot']}")
