@@ -9,6 +9,7 @@
 #                 (loopback only; the load stops with the script, and by itself after --load-minutes)
 #   --load-minutes M  longest life of the load (default 120)
 #   --filter EXPR passed to dotnet test --filter (e.g. "FullyQualifiedName~CacheRace")
+#   --no-build    use the Release build already made (by build/test.sh or an earlier run)
 #   --cluster     run on the 3-master Redis Cluster (LILITH_TEST_TOPOLOGY=cluster, tests that start servers of their
 #                 own left out), as build/test.sh's second pass does
 #   PROJECT       test project folders or names (Lilith.ServiceDiscovery.Tests or tests/Lilith.ServiceDiscovery.Tests);
@@ -26,6 +27,7 @@ load=0
 load_minutes=120
 filter=""
 cluster=0
+build=1
 projects=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -34,7 +36,8 @@ while [ $# -gt 0 ]; do
     --load-minutes) load_minutes=$2; shift 2 ;;
     --filter) filter=$2; shift 2 ;;
     --cluster) cluster=1; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --no-build) build=0; shift ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     -*) echo "stress.sh: unknown option $1" >&2; exit 2 ;;
     *) projects+=("$1"); shift ;;
   esac
@@ -82,8 +85,10 @@ if [ "$load" = 1 ]; then
   fi
 fi
 
-echo "stress.sh: building"
-dotnet build Libraries.sln -c Release -nologo -v quiet -clp:NoSummary >"$out/build.log" 2>&1 || { cat "$out/build.log"; exit 1; }
+if [ "$build" = 1 ]; then
+  echo "stress.sh: building"
+  dotnet build Libraries.sln -c Release -nologo -v quiet -clp:NoSummary >"$out/build.log" 2>&1 || { cat "$out/build.log"; exit 1; }
+fi
 
 test_env=()
 extra_filter="$filter"
@@ -94,6 +99,7 @@ fi
 
 for p in "${projects[@]}"; do
   name=$(basename "$p")
+  mkdir -p "$out/$name"
   for ((i = 1; i <= runs; i++)); do
     args=(test "$p" -c Release --no-build --nologo --logger "trx;LogFileName=run-$i.trx" --results-directory "$out/$name")
     [ -n "$extra_filter" ] && args+=(--filter "$extra_filter")
