@@ -73,6 +73,12 @@ internal sealed partial class RedisServiceAddressStore(RedisConnectionSource con
         try
         {
             RegistryPayload payload = RegistryPayload.Parse((string)result[0]!, registryKey);
+            foreach (RegistryError skipped in payload.Skipped)
+            {
+                Log.UnreadableService(_logger, registryKey, skipped.ToString());
+                ServiceAddressesTelemetry.UnreadableEntries.Add(1, new KeyValuePair<string, object?>("lilith.payload", "registry-service"));
+            }
+
             long revision = result.Length > 1 && !result[1].IsNull ? (long)result[1] : 0;
             return new PublishedRegistry(revision, payload.ToRegistry());
         }
@@ -166,6 +172,9 @@ internal sealed partial class RedisServiceAddressStore(RedisConnectionSource con
 
         [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Releasing the port claim {Key} failed; it ends with its TTL")]
         public static partial void ReleaseFailed(ILogger logger, Exception exception, string key);
+
+        [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "A service in the registry at {Key} cannot be read and is skipped; the others are used: {Reason}")]
+        public static partial void UnreadableService(ILogger logger, string key, string reason);
 
         [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Removing the port claim {Key}, whose request ended without an answer, failed; trying again while its TTL lasts")]
         public static partial void UnansweredClaimNotRemoved(ILogger logger, Exception exception, string key);

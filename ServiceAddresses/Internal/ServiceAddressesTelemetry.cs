@@ -14,4 +14,8 @@ internal static class ServiceAddressesTelemetry
 
     /// <summary>Port claim attempts, tagged result = claimed | taken.</summary>
     public static readonly Counter<long> Claims = Meter.CreateCounter<long>("lilith.addresses.claims", description: "Port claim attempts");
+
+    /// <summary>Entries read from Redis that could not be read and were skipped (schema/README.md, "Reading a payload").</summary>
+    public static readonly Counter<long> UnreadableEntries = Meter.CreateCounter<long>(
+        "lilith.addresses.unreadable_entries", unit: "{entry}", description: "Stored entries that could not be read and were skipped");
 }

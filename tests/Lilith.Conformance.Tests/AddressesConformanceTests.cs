@@ -55,6 +55,38 @@ public sealed class AddressesConformanceTests : ConformanceScenario, IDisposable
 
     [Theory]
     [MemberData(nameof(Sibling.Languages), MemberType = typeof(Sibling))]
+    public async Task Every_language_skips_the_same_unreadable_services_and_keeps_the_rest(string language)
+    {
+        Sibling sibling = await SiblingAsync(language);
+        await using ServiceProvider services = await AddressesAsync(sibling.Prefix);
+        IServiceAddressStore store = services.GetRequiredService<IServiceAddressStore>();
+        // As another writer might store it: wrong types, nulls, a whole number written with a fraction, an unknown member.
+        await (await Redis.ConnectionAsync()).GetDatabase().StringSetAsync($"{sibling.Prefix}:addresses:{{production}}:registry", """
+            {"v":1,"environment":"production","services":[
+              {"name":"billing","host":"billing.internal","port":7000,"scheme":"http","future":{"x":1}},
+              {"name":"port-as-text","host":"h","port":"7001","scheme":"http"},
+              {"name":"null-host","host":null,"port":7002,"scheme":"http"},
+              {"name":"fraction","host":"h","port":7003.5,"scheme":"http"},
+              {"name":"tags-of-numbers","host":"h","port":7004,"scheme":"http","tags":[1,2]},
+              "not an object",
+              {"name":"auth","host":"auth.internal","port":7005.0,"scheme":"https","tags":null,"endpoints":{"grpc":7006}}
+            ]}
+            """);
+
+        PublishedRegistry? mine = await store.LoadAsync("production", Ct);
+        Assert.NotNull(mine);
+        Assert.Equal(["billing", "auth"], mine.Registry.Services.Select(s => s.Name));
+        Assert.Equal(7005, mine.Registry.GetPort("auth"));
+
+        JsonElement theirs = await sibling.RunAsync("addresses-load", "--env", "production");
+        JsonElement[] read = [.. theirs.GetProperty("services").EnumerateArray()];
+        Assert.Equal(["billing", "auth"], read.Select(s => s.GetProperty("name").GetString()));
+        Assert.Equal(7005, read[1].GetProperty("port").GetInt32());
+        Assert.Equal(5, theirs.GetProperty("skipped").GetArrayLength());
+    }
+
+    [Theory]
+    [MemberData(nameof(Sibling.Languages), MemberType = typeof(Sibling))]
     public async Task CSharp_publishes_the_registry_and_claims_a_port_and_the_sibling_reads_both(string language)
     {
         Sibling sibling = await SiblingAsync(language);

@@ -71,6 +71,29 @@ public sealed class RedisStoreTests(RedisFixture redis)
         Assert.StartsWith("the stored registry is not readable JSON", Assert.Single(broken.Errors).Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""{"name":"bad-port","host":"h","port":"8080","scheme":"http"}""")]
+    [InlineData("""{"name":"no-host","port":8080,"scheme":"http"}""")]
+    [InlineData("""{"name":"null-host","host":null,"port":8080,"scheme":"http"}""")]
+    [InlineData("""{"name":"out-of-range","host":"h","port":70000,"scheme":"http"}""")]
+    [InlineData("""{"name":"tags-not-strings","host":"h","port":8080,"scheme":"http","tags":[1]}""")]
+    [InlineData("""42""")]
+    public async Task One_unreadable_service_is_skipped_and_its_neighbours_stay_visible(string badService)
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        IDatabase db = (await redis.ConnectionAsync()).GetDatabase();
+        var keys = new AddressKeys(_prefix);
+        await db.StringSetAsync(keys.Registry("qa"),
+            "{\"v\":1,\"environment\":\"qa\",\"services\":[{\"name\":\"billing\",\"host\":\"billing.qa\",\"port\":7000,\"scheme\":\"http\"}," +
+            badService + ",{\"name\":\"auth\",\"host\":\"auth.qa\",\"port\":7001.0,\"scheme\":\"https\",\"zone\":null}]}");
+
+        await using RedisServiceAddressStore store = await StoreAsync();
+        PublishedRegistry? loaded = await store.LoadAsync("qa", ct);
+        Assert.NotNull(loaded);
+        Assert.Equal(["billing", "auth"], loaded.Registry.Services.Select(s => s.Name));
+        Assert.Equal(7001, loaded.Registry.GetPort("auth")); // a whole-valued number is an integer, however it is written
+    }
+
     [Fact]
     public async Task Claim_is_a_string_with_the_documented_payload_and_ttl()
     {

@@ -81,7 +81,7 @@ public sealed class ValidationTests
 
     [Fact]
     public void Bad_names_follow_the_key_schema() => Assert.Equal(
-        ["services.a{b}: The service name 'a{b}' contains '{', which the key schema does not allow in a name (no braces, no control characters)."],
+        ["services.a{b}: The service name 'a{b}' contains '{', which the key schema does not allow in a name (no braces, no control characters, no lone surrogates)."],
         TestRegistries.ErrorsOf("services:\n  a{b}:\n    port: 80\n"));
 
     [Fact]

@@ -33,13 +33,37 @@ export async function load(redis, prefix, environment) {
   if (json === null) return { revision: null, services: null };
   const registry = JSON.parse(json);
   checkVersion(registry);
-  for (const s of registry.services) {
-    if (!s.name || !s.host || !s.scheme || !(s.port >= 1 && s.port <= 65535)) throw new Error(`${k.registry}: service ${JSON.stringify(s)} lacks name, host, scheme or a valid port`);
-    s.endpoints ??= { [s.scheme]: s.port };
-    s.dependencies ??= [];
-    s.tags ??= [];
+  if (typeof registry.environment !== 'string' || registry.environment === '' || !Array.isArray(registry.services)) {
+    throw new Error(`${k.registry}: needs an environment and a services array`);
   }
-  return { revision: Number(revision), environment: registry.environment, services: registry.services };
+  // schema/README.md, "Reading a payload": one unreadable service is reported and skipped, its neighbours are kept.
+  const services = [];
+  const skipped = [];
+  registry.services.forEach((s, i) => {
+    const why = unreadableService(s);
+    if (why) { skipped.push(`services[${i}]: ${why}`); return; }
+    services.push({
+      name: s.name, host: s.host, port: s.port, scheme: s.scheme,
+      endpoints: s.endpoints ?? { [s.scheme]: s.port }, dependencies: s.dependencies ?? [], tags: s.tags ?? [],
+    });
+  });
+  for (const line of skipped) console.error(`${k.registry}: skipped ${line}`);
+  return { revision: revision === null ? null : Number(revision), environment: registry.environment, services, skipped };
+}
+
+// Null counts as absent; a present member of the wrong type makes the service unreadable; integers are whole numbers.
+const whole = (n, min, max) => typeof n === 'number' && Number.isInteger(n) && n >= min && n <= max;
+function unreadableService(s) {
+  if (s === null || typeof s !== 'object' || Array.isArray(s)) return 'not a JSON object';
+  for (const name of Object.keys(s)) if (s[name] === null) delete s[name];
+  for (const name of ['name', 'host', 'scheme']) if (typeof s[name] !== 'string' || s[name] === '') return `${name}: must be a non-empty string`;
+  if (!whole(s.port, 1, 65535)) return 'port: must be a whole number in 1..65535';
+  if (s.endpoints !== undefined && (typeof s.endpoints !== 'object' || Array.isArray(s.endpoints)
+    || !Object.values(s.endpoints).every((p) => whole(p, 1, 65535)))) return 'endpoints: must be an object of ports';
+  for (const name of ['dependencies', 'tags']) {
+    if (s[name] !== undefined && (!Array.isArray(s[name]) || !s[name].every((x) => typeof x === 'string'))) return `${name}: must be an array of strings`;
+  }
+  return null;
 }
 
 const claimKey = (prefix, environment, host, port) => key('service-addresses', 'claim', { prefix, environment: environment.toLowerCase(), host, port });

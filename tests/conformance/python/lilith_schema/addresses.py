@@ -1,5 +1,6 @@
 """schema/service-addresses.md: publish and load an environment's registry, claim a host:port."""
 import json
+import sys
 
 from .schema import check_version, dumps, holder_token, key, run, script
 
@@ -42,13 +43,48 @@ def load(r, prefix, environment):
         return {"revision": None, "services": None}
     registry = json.loads(text)
     check_version(registry)
-    for s in registry["services"]:
-        if not s.get("name") or not s.get("host") or not s.get("scheme") or not 1 <= int(s.get("port", 0)) <= 65535:
-            raise ValueError(f"{registry_key}: service {s} lacks name, host, scheme or a valid port")
-        s.setdefault("endpoints", {s["scheme"]: s["port"]})
-        s.setdefault("dependencies", [])
-        s.setdefault("tags", [])
-    return {"revision": int(revision), "environment": registry["environment"], "services": registry["services"]}
+    if not isinstance(registry.get("environment"), str) or not registry["environment"] or not isinstance(registry.get("services"), list):
+        raise ValueError(f"{registry_key}: needs an environment and a services array")
+    # schema/README.md, "Reading a payload": one unreadable service is reported and skipped, its neighbours are kept.
+    services, skipped = [], []
+    for i, s in enumerate(registry["services"]):
+        why = _unreadable_service(s)
+        if why:
+            skipped.append(f"services[{i}]: {why}")
+            continue
+        services.append({
+            "name": s["name"], "host": s["host"], "port": int(s["port"]), "scheme": s["scheme"],
+            "endpoints": {k: int(v) for k, v in (s.get("endpoints") or {s["scheme"]: s["port"]}).items()},
+            "dependencies": s.get("dependencies") or [], "tags": s.get("tags") or [],
+        })
+    for line in skipped:
+        print(f"{registry_key}: skipped {line}", file=sys.stderr)
+    return {"revision": None if revision is None else int(revision), "environment": registry["environment"], "services": services, "skipped": skipped}
+
+
+def _whole(n, low, high):
+    """An integer by the reading rule: a JSON number with a whole value (8080, 8080.0, 8.08e3); never a boolean."""
+    return isinstance(n, (int, float)) and not isinstance(n, bool) and float(n).is_integer() and low <= n <= high
+
+
+def _unreadable_service(s):
+    """Null counts as absent; a present member of the wrong type makes the service unreadable."""
+    if not isinstance(s, dict):
+        return "not a JSON object"
+    s = {k: v for k, v in s.items() if v is not None}
+    for name in ("name", "host", "scheme"):
+        if not isinstance(s.get(name), str) or not s[name]:
+            return f"{name}: must be a non-empty string"
+    if not _whole(s.get("port"), 1, 65535):
+        return "port: must be a whole number in 1..65535"
+    endpoints = s.get("endpoints")
+    if endpoints is not None and (not isinstance(endpoints, dict) or not all(_whole(p, 1, 65535) for p in endpoints.values())):
+        return "endpoints: must be an object of ports"
+    for name in ("dependencies", "tags"):
+        value = s.get(name)
+        if value is not None and (not isinstance(value, list) or not all(isinstance(x, str) for x in value)):
+            return f"{name}: must be an array of strings"
+    return None
 
 
 def _claim_key(prefix, environment, host, port):
