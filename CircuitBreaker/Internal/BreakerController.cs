@@ -66,8 +66,8 @@ internal sealed partial class BreakerController : ICircuitBreaker, IFleetMember,
     /// <summary>With a quorum: true while the open (or half-open) state is the fleet's, false while it is this instance's own.</summary>
     private bool _fleetOpen;
 
-    /// <summary>The newest shared state applied or written: changedAt, then state rank and instance as the tie-break.</summary>
-    private (long ChangedAt, int Rank, string Instance) _applied = (long.MinValue, 0, string.Empty);
+    /// <summary>The newest shared state applied or written.</summary>
+    private readonly SharedStateOrder _applied = new();
 
     public BreakerController(LilithCircuitBreakerOptions options, TimeProvider time, ILogger logger)
     {
@@ -419,47 +419,11 @@ internal sealed partial class BreakerController : ICircuitBreaker, IFleetMember,
         return owned;
     }
 
-    /// <summary>
-    /// True when <paramref name="s"/> is newer than the shared state applied or written last, and records it:
-    /// announcements and reads can arrive out of order, and a late older state must not undo a newer one.
-    /// </summary>
-    private bool AdvanceLocked(BreakerStateSnapshot s)
-    {
-        (long ChangedAt, int Rank, string Instance) stamp = (s.ChangedAt, (int)StateRank(s.State), s.Instance ?? string.Empty);
-        int order = stamp.ChangedAt.CompareTo(_applied.ChangedAt);
-        if (order == 0)
-        {
-            order = stamp.Rank.CompareTo(_applied.Rank);
-        }
-
-        if (order == 0)
-        {
-            order = string.CompareOrdinal(stamp.Instance, _applied.Instance);
-        }
-
-        if (order <= 0)
-        {
-            return false;
-        }
-
-        _applied = stamp;
-        return true;
-    }
-
-    /// <summary>The tie-break between states written in the same millisecond: the more cautious state wins.</summary>
-    private static int StateRank(CircuitState state) => state switch
-    {
-        CircuitState.Closed => 0,
-        CircuitState.HalfOpen => 1,
-        CircuitState.Open => 2,
-        _ => 3,
-    };
-
     void IFleetMember.OnOwnWritten(BreakerStateSnapshot written)
     {
         lock (_lock)
         {
-            AdvanceLocked(written);
+            _applied.Advance(written);
         }
     }
 
@@ -470,7 +434,7 @@ internal sealed partial class BreakerController : ICircuitBreaker, IFleetMember,
             if (_state == (int)CircuitState.Open)
             {
                 // Still open on its own: that open state, with its break, is now the fleet's.
-                AdvanceLocked(opened);
+                _applied.Advance(opened);
                 _fleetOpen = true;
                 return;
             }
@@ -495,7 +459,7 @@ internal sealed partial class BreakerController : ICircuitBreaker, IFleetMember,
         Transition t = default;
         lock (_lock)
         {
-            if (!AdvanceLocked(s))
+            if (!_applied.Advance(s))
             {
                 return;
             }

@@ -121,6 +121,19 @@ public abstract class StateStoreContractTests
         Assert.Equal((true, 2, 2), (both.Opened, both.Trips, both.Required));
     }
 
+    [Fact]
+    public async Task Trips_older_than_the_window_stop_counting()
+    {
+        var (a, b) = await CreatePairAsync();
+        var quorum = new BreakerQuorum(2, null, TimeSpan.FromMilliseconds(200));
+        var opening = new BreakerStateSnapshot("s3", CircuitState.Open, TimeSpan.FromSeconds(20), 1, null, 0);
+        long first = (await a.ReportAsync("s3", BreakerReportKind.Trip, quorum, opening, Token)).ReportedAt;
+        await WaitForClockAsync(b, first + 250); // the store's own clock passes the window
+        BreakerQuorumResult late = await b.ReportAsync("s3", BreakerReportKind.Trip, quorum, opening, Token);
+        Assert.Equal((false, 1), Pick(late));
+        Assert.Null(await a.ReadAsync("s3", Token));
+    }
+
     private static (bool Opened, int Trips) Pick(BreakerQuorumResult r) => (r.Opened, r.Trips);
 
     /// <summary>Reports taken in the same millisecond as a close would not count as later than it.</summary>
