@@ -269,7 +269,7 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
         catch (Exception e)
         {
             // Shutting down; the connection may be gone already.
-            LogRedisError("unsubscribe", e.Message);
+            LogRedisError("unsubscribe", e);
         }
 
     }
@@ -284,7 +284,7 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
         catch (Exception e)
         {
             // Disposed before the connection was made, or it could not be made: breakers go on with local state.
-            LogRedisError("connect", e.Message);
+            LogRedisError("connect", e);
             return;
         }
 
@@ -302,7 +302,7 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
         catch (Exception e)
         {
             // StackExchange.Redis re-subscribes on reconnect only for subscriptions it knows; the sync loop retries.
-            LogRedisError("subscribe", e.Message);
+            LogRedisError("subscribe", e);
         }
     }
 
@@ -427,7 +427,7 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
             catch (Exception e)
             {
                 // Any failure (connection reset, timeout, unexpected reply) is logged; the loop goes on.
-                LogRedisError("resync", e.Message);
+                LogRedisError("resync", e);
                 return false;
             }
         }
@@ -462,8 +462,8 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
     [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "Breaker state under '{Key}' cannot be read and is skipped: {Reason}")]
     private partial void LogUnreadable(string key, string reason);
 
-    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Redis {Operation} for breaker state failed; breakers go on with local state: {Reason}")]
-    private partial void LogRedisError(string operation, string reason);
+    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Redis {Operation} for breaker state failed; breakers go on with local state")]
+    private partial void LogRedisError(string operation, Exception exception);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "A state-change handler of breaker '{Breaker}' failed")]
     private partial void LogHandlerFailed(string breaker, Exception exception);

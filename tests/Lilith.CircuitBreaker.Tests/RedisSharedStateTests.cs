@@ -147,17 +147,43 @@ public sealed class RedisSharedStateTests(RedisFixture redis) : IAsyncDisposable
         await Calls.Until(() => fleet.All(b => b.C.State == CircuitState.Closed), TimeSpan.FromSeconds(5), "the fleet closes after the probe");
     }
 
-    private async Task<List<(ResiliencePipeline P, CircuitBreakerControl C)>> QuorumFleetAsync(string prefix, string breaker, int size)
+    [Fact]
+    public async Task With_a_quorum_a_trip_made_while_Redis_was_down_is_reported_after_the_restart_and_still_counts()
+    {
+        RedisServerProcess server = await redis.StartOwnedServerAsync();
+        string prefix = RedisFixture.NewPrefix();
+        var logs = new CollectingLoggerFactory();
+
+        // Commands queued while Redis is down give up after the connection's timeout (5 s): the report made during the outage fails for good.
+        var fleet = await QuorumFleetAsync(prefix, "ledger", 2, () => RedisFixture.ConnectAsync(server.ConnectionString), failureThreshold: 1, logs);
+        await server.KillAsync();
+        await Calls.Fail(fleet[0].P);
+        Assert.Equal(CircuitState.Open, fleet[0].C.State);
+        await Calls.Until(() => logs.Records.Any(r => r.Category == "Lilith.CircuitBreaker" && r.Exception is not null), TimeSpan.FromSeconds(15), "the report made during the outage fails");
+
+        await server.RestartAsync(Token);
+        string trips = new BreakerKeys(prefix).Trips("ledger");
+        await UntilOnRestartedAsync(server, async db => (await db.SortedSetScoreAsync(trips, "instance-0")).HasValue, "the first trip reaches the restarted Redis");
+        Assert.Equal(CircuitState.Closed, fleet[1].C.State);
+
+        await Calls.Fail(fleet[1].P);
+        await Calls.Until(() => fleet.All(b => b.C.State == CircuitState.Open), TimeSpan.FromSeconds(5), "b's trip completes the quorum with a's");
+    }
+
+    /// <summary>Breakers with a quorum of 2 (30 s break and window), each on a connection of its own, listening.</summary>
+    private async Task<List<(ResiliencePipeline P, CircuitBreakerControl C)>> QuorumFleetAsync(
+        string prefix, string breaker, int size, Func<Task<IConnectionMultiplexer>>? connect = null, int failureThreshold = 2, CollectingLoggerFactory? logs = null)
     {
         var fleet = new List<(ResiliencePipeline P, CircuitBreakerControl C)>();
         for (int i = 0; i < size; i++)
         {
-            RedisBreakerStateStore store = Own(RedisStores.Create(await redis.NewConnectionAsync(), prefix, $"instance-{i}"));
+            IConnectionMultiplexer connection = connect is null ? await redis.NewConnectionAsync() : await connect();
+            RedisBreakerStateStore store = Own(RedisStores.Create(connection, prefix, $"instance-{i}", TimeSpan.FromMilliseconds(100)));
             await store.Subscribed;
             fleet.Add(Calls.Breaker(
                 new LilithCircuitBreakerOptions
                 {
-                    Name = breaker, FailureThreshold = 2, BreakDuration = TimeSpan.FromSeconds(30), StateStore = store,
+                    Name = breaker, FailureThreshold = failureThreshold, BreakDuration = TimeSpan.FromSeconds(30), StateStore = store, LoggerFactory = logs,
                     FleetPolicy = BreakerFleetPolicy.Quorum, QuorumInstances = 2, QuorumWindow = TimeSpan.FromSeconds(30),
                 },
                 _time));
@@ -218,23 +244,10 @@ public sealed class RedisSharedStateTests(RedisFixture redis) : IAsyncDisposable
 
         await server.RestartAsync(Token);
         await Calls.Until(() => controlB.State == CircuitState.Open, TimeSpan.FromSeconds(15), "b learns a's open after the restart");
-        IConnectionMultiplexer check = await RedisFixture.ConnectAsync(server.ConnectionString);
-        _owned.Add(check);
         string key = new BreakerKeys(prefix).State("ledger");
-        await Calls.UntilAsync(
-            async () =>
-            {
-                try
-                {
-                    string? stored = await check.GetDatabase().StringGetAsync(key);
-                    return stored?.Contains("\"state\":\"open\"", StringComparison.Ordinal) == true;
-                }
-                catch (Exception e) when (e is RedisException or IOException)
-                {
-                    return false;
-                }
-            },
-            TimeSpan.FromSeconds(10),
+        await UntilOnRestartedAsync(
+            server,
+            async db => ((string?)await db.StringGetAsync(key))?.Contains("\"state\":\"open\"", StringComparison.Ordinal) == true,
             "the restarted Redis holds the open state again");
     }
 
@@ -282,6 +295,27 @@ public sealed class RedisSharedStateTests(RedisFixture redis) : IAsyncDisposable
         Assert.Equal((CircuitState.Open, TimeSpan.FromSeconds(20), 1, "dotnet-9"), (s.State, s.BreakDuration, s.Opens, s.Instance));
         TimeSpan? ttl = await db.KeyTimeToLiveAsync(key);
         Assert.InRange(ttl!.Value, TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(5) + TimeSpan.FromSeconds(20));
+    }
+
+    /// <summary>Waits for a condition on a restarted server, through a connection of the test's own (errors while it comes back count as false).</summary>
+    private async Task UntilOnRestartedAsync(RedisServerProcess server, Func<IDatabase, Task<bool>> condition, string what)
+    {
+        IConnectionMultiplexer check = await RedisFixture.ConnectAsync(server.ConnectionString);
+        _owned.Add(check);
+        await Calls.UntilAsync(
+            async () =>
+            {
+                try
+                {
+                    return await condition(check.GetDatabase());
+                }
+                catch (Exception e) when (e is RedisException or IOException)
+                {
+                    return false;
+                }
+            },
+            TimeSpan.FromSeconds(15),
+            what);
     }
 
     private T Own<T>(T item)
