@@ -132,6 +132,13 @@ public sealed class ServiceCollectionTests(RedisFixture redis)
         var services = new ServiceCollection();
         services.AddCircuitBreaker(o => { o.KeyPrefix = "bad prefix"; o.SyncInterval = TimeSpan.Zero; });
         services.AddCircuitBreaker("postgres", o => { o.Breaker.SuccessThreshold = 0; o.Breaker.FailureRatio = 2; o.Timeout = TimeSpan.FromSeconds(-1); });
+        services.AddCircuitBreaker("mysql", o =>
+        {
+            o.Breaker.FleetPolicy = BreakerFleetPolicy.Quorum;
+            o.Breaker.QuorumInstances = 0;
+            o.Breaker.QuorumFraction = 1.5;
+            o.Breaker.QuorumWindow = TimeSpan.FromMilliseconds(10);
+        });
         using ServiceProvider sp = services.BuildServiceProvider();
         var e = Assert.ThrowsAny<Exception>(() => sp.GetRequiredService<IStartupValidator>().Validate());
         string all = e is AggregateException a ? string.Join("\n", a.InnerExceptions.Select(x => x.Message)) : e.Message;
@@ -140,6 +147,9 @@ public sealed class ServiceCollectionTests(RedisFixture redis)
         Assert.Contains("CircuitBreaker:postgres:Breaker:SuccessThreshold: 0 is not valid; it must be at least 1.", all, StringComparison.Ordinal);
         Assert.Contains("CircuitBreaker:postgres:Breaker:FailureRatio: 2 is not valid", all, StringComparison.Ordinal);
         Assert.Contains("CircuitBreaker:postgres:Timeout: -00:00:01 is not valid", all, StringComparison.Ordinal);
+        Assert.Contains("CircuitBreaker:mysql:Breaker:QuorumInstances: 0 is not valid; it must be at least 1.", all, StringComparison.Ordinal);
+        Assert.Contains("CircuitBreaker:mysql:Breaker:QuorumFraction: 1.5 is not valid", all, StringComparison.Ordinal);
+        Assert.Contains("CircuitBreaker:mysql:Breaker:QuorumWindow: 00:00:00.0100000 is not valid; it must be at least 100 ms.", all, StringComparison.Ordinal);
     }
 
     [Fact]
