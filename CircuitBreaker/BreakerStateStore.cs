@@ -22,7 +22,7 @@ public static class BreakerStateStore
     /// <param name="instanceId">This instance's id; null for <c>machine-random</c>.</param>
     /// <param name="syncInterval">How often stored states are re-read, to catch states written without an announcement (default 1 s).</param>
     /// <param name="stateTtl">How long a state outlives its break (default 1 hour).</param>
-    /// <param name="loggerFactory">Where the store logs Redis errors and unreadable payloads.</param>
+    /// <param name="loggerFactory">Where the store logs Redis errors and unreadable payloads; breakers on this store without a <see cref="LilithCircuitBreakerOptions.LoggerFactory"/> log there too.</param>
     public static IBreakerStateStore CreateRedis(
         IConnectionMultiplexer connection,
         string keyPrefix = KeySchema.DefaultPrefix,
@@ -39,7 +39,7 @@ public static class BreakerStateStore
             syncInterval ?? TimeSpan.FromSeconds(1),
             stateTtl ?? TimeSpan.FromHours(1),
             TimeProvider.System,
-            (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Lilith.CircuitBreaker.RedisBreakerStateStore"));
+            loggerFactory ?? NullLoggerFactory.Instance);
     }
 
     internal static string NewInstanceId() => $"{Environment.MachineName}-{Guid.NewGuid().ToString("N")[..8]}";

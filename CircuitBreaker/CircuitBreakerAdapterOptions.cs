@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Polly.Retry;
 
 namespace Lilith.CircuitBreaker;
@@ -19,4 +20,12 @@ public sealed class CircuitBreakerAdapterOptions
 
     /// <summary>Register a health check <c>circuit-breaker:&lt;name&gt;</c> reporting the breaker's state. Default true.</summary>
     public bool HealthCheck { get; set; } = true;
+
+    /// <summary>
+    /// What the health check reports while the breaker is open or isolated (closed is Healthy, half-open Degraded).
+    /// Default <see cref="HealthStatus.Degraded"/>: an open breaker means a dependency failed, not this instance, and
+    /// Unhealthy would take the instance out of discovery (<c>AddServiceDiscoveryPublisher</c> turns Unhealthy into
+    /// critical), which spreads the outage to callers that do not need the dependency.
+    /// </summary>
+    public HealthStatus OpenHealthStatus { get; set; } = HealthStatus.Degraded;
 }

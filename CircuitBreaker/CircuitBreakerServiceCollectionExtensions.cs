@@ -70,7 +70,8 @@ public static class CircuitBreakerServiceCollectionExtensions
         services.AddHealthChecks();
         services.AddOptions<HealthCheckServiceOptions>().Configure<IOptionsMonitor<CircuitBreakerAdapterOptions>>((o, adapters) =>
         {
-            if (!adapters.Get(name).HealthCheck)
+            CircuitBreakerAdapterOptions adapter = adapters.Get(name);
+            if (!adapter.HealthCheck)
             {
                 return;
             }
@@ -81,7 +82,7 @@ public static class CircuitBreakerServiceCollectionExtensions
                 return;
             }
 
-            o.Registrations.Add(new HealthCheckRegistration(check, sp => new BreakerHealthCheck(sp.GetRequiredService<ICircuitBreakerRegistry>(), name), HealthStatus.Unhealthy, ["circuit-breaker"]));
+            o.Registrations.Add(new HealthCheckRegistration(check, sp => new BreakerHealthCheck(sp.GetRequiredService<ICircuitBreakerRegistry>(), name), adapter.OpenHealthStatus, ["circuit-breaker"]));
         });
         return services;
     }

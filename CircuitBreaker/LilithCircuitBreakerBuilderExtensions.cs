@@ -1,4 +1,5 @@
 using Lilith.CircuitBreaker.Internal;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Polly;
 
@@ -36,9 +37,14 @@ public static class LilithCircuitBreakerBuilderExtensions
         return builder.AddStrategy(context => Create(options, context.TimeProvider));
     }
 
-    internal static LilithCircuitBreakerStrategy Create(LilithCircuitBreakerOptions options, TimeProvider timeProvider, Microsoft.Extensions.Logging.ILogger? logger = null)
+    /// <param name="options">The breaker's options.</param>
+    /// <param name="timeProvider">The pipeline's clock.</param>
+    /// <param name="loggerFactory">DI's logger factory, when built by <c>AddCircuitBreaker</c>; <see cref="LilithCircuitBreakerOptions.LoggerFactory"/> wins over it.</param>
+    internal static LilithCircuitBreakerStrategy Create(LilithCircuitBreakerOptions options, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null)
     {
-        var controller = new BreakerController(options, timeProvider, logger ?? NullLogger.Instance);
+        // Outside DI, a Redis store created with a logger factory lends it, so shared-state failures are never silent there.
+        ILoggerFactory loggers = options.LoggerFactory ?? loggerFactory ?? (options.StateStore as RedisBreakerStateStore)?.LoggerFactory ?? NullLoggerFactory.Instance;
+        var controller = new BreakerController(options, timeProvider, loggers.CreateLogger("Lilith.CircuitBreaker"));
         options.Control?.Attach(controller);
         return new LilithCircuitBreakerStrategy(controller, options.ShouldHandle);
     }

@@ -49,6 +49,31 @@ public sealed class LilithCircuitBreakerOptions : ResilienceStrategyOptions
     /// </summary>
     public TimeSpan ProbeLease { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// With shared state, when one instance's trip opens the fleet: <see cref="BreakerFleetPolicy.AnyInstance"/> (default)
+    /// or <see cref="BreakerFleetPolicy.Quorum"/>. Every instance of a breaker must use the same policy and quorum.
+    /// </summary>
+    public BreakerFleetPolicy FleetPolicy { get; set; } = BreakerFleetPolicy.AnyInstance;
+
+    /// <summary>With <see cref="BreakerFleetPolicy.Quorum"/>: distinct instances that must trip within <see cref="QuorumWindow"/> to open the fleet. Default 2.</summary>
+    public int QuorumInstances { get; set; } = 2;
+
+    /// <summary>
+    /// With <see cref="BreakerFleetPolicy.Quorum"/>: when set (0 &lt; fraction &lt;= 1), the fleet also needs this share of
+    /// the instances that reported within <see cref="QuorumWindow"/> (each instance then reports every third of the
+    /// window); the larger of the two requirements wins. Default null (count only).
+    /// </summary>
+    public double? QuorumFraction { get; set; }
+
+    /// <summary>With <see cref="BreakerFleetPolicy.Quorum"/>: trips and reports older than this no longer count (Redis clock). Default 60 s.</summary>
+    public TimeSpan QuorumWindow { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Where the breaker logs transitions and shared-state failures. When null: the logger factory of DI
+    /// (<c>AddCircuitBreaker</c>), else the one the Redis state store was created with, else none.
+    /// </summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; set; }
+
     /// <summary>Which outcomes count as failures. Default: every exception except <see cref="OperationCanceledException"/>; results never.</summary>
     /// <example><c>ShouldHandle = new PredicateBuilder().Handle&lt;TimeoutException&gt;().HandleResult(r =&gt; r is HttpResponseMessage { StatusCode: >= (HttpStatusCode)500 })</c></example>
     public Func<CircuitBreakerPredicateArguments<object>, ValueTask<bool>> ShouldHandle { get; set; } = DefaultPredicate;

@@ -15,12 +15,27 @@ internal enum Admission
     Acquiring = 3,
 }
 
+/// <summary>What a local transition tells the fleet.</summary>
+internal enum FleetAction
+{
+    None = 0,
+
+    /// <summary>Write the new state as the shared state.</summary>
+    Write = 1,
+
+    /// <summary>Report a trip to the quorum (the state stays this instance's own unless the quorum is reached).</summary>
+    ReportTrip = 2,
+
+    /// <summary>Report that this instance's own breaker closed again.</summary>
+    ReportRecover = 3,
+}
+
 /// <summary>
 /// The state machine of one breaker. The closed path reads one volatile field before the call and, after a
 /// success, writes the failure counter only when it is not already zero; everything else runs under a lock.
-/// Shared-state writes run on a background writer (latest state wins) and never on the caller's path.
+/// Everything shared goes through <see cref="BreakerFleetLink"/>, never on the caller's path.
 /// </summary>
-internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
+internal sealed partial class BreakerController : ICircuitBreaker, IFleetMember, IDisposable
 {
     private static readonly TimeSpan ProbeRetryInterval = TimeSpan.FromSeconds(1);
 
@@ -29,11 +44,11 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
 
     private readonly LilithCircuitBreakerOptions _options;
     private readonly TimeProvider _time;
-    private readonly IBreakerStateStore? _store;
+    private readonly BreakerFleetLink? _link;
+    private readonly bool _quorum;
     private readonly ILogger _logger;
     private readonly object _lock = new();
     private readonly HealthWindow? _window;
-    private readonly IDisposable? _subscription;
     private readonly KeyValuePair<string, object?> _nameTag;
     private readonly string _openMessage;
     private readonly string _halfOpenMessage;
@@ -48,18 +63,17 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
     private bool _ownsProbe;
     private Task _acquiring = Task.CompletedTask;
 
-    private readonly object _writeLock = new();
-    private BreakerStateSnapshot? _pendingWrite;
-    private bool _pendingRelease;
-    private bool _writerRunning;
-    private volatile bool _dirty;
+    /// <summary>With a quorum: true while the open (or half-open) state is the fleet's, false while it is this instance's own.</summary>
+    private bool _fleetOpen;
+
+    /// <summary>The newest shared state applied or written.</summary>
+    private readonly SharedStateOrder _applied = new();
 
     public BreakerController(LilithCircuitBreakerOptions options, TimeProvider time, ILogger logger)
     {
         _options = options;
         _time = time;
         _logger = logger;
-        _store = options.StateStore;
         Name = options.Name ?? "default";
         _nameTag = new("lilith.circuit_breaker.name", Name);
         _openMessage = $"The circuit breaker '{Name}' is open; calls are rejected until RetryAfter has passed.";
@@ -70,11 +84,11 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
             _window = new HealthWindow(options.SamplingDuration);
         }
 
-        if (_store is not null)
+        if (options.StateStore is { } store)
         {
-            _subscription = _store.Subscribe(Name, ApplyRemote);
-            _store.Reconnected += OnStoreReconnected;
-            _ = ResyncAsync();
+            BreakerQuorum? quorum = BreakerQuorumRule.Of(options);
+            _quorum = quorum is not null;
+            _link = new BreakerFleetLink(this, store, quorum, options.ProbeLease, time, logger);
         }
     }
 
@@ -82,20 +96,19 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
 
     public CircuitState State => (CircuitState)Volatile.Read(ref _state);
 
-    /// <summary>True when the last shared-state write failed and the fleet may not know the local state.</summary>
-    internal bool IsDirty => _dirty;
-
-    /// <summary>Completes when no shared-state write is queued or running (tests).</summary>
-    internal bool IsWriterIdle
+    bool IFleetMember.HoldsProbe
     {
         get
         {
-            lock (_writeLock)
+            lock (_lock)
             {
-                return !_writerRunning;
+                return _ownsProbe && _state == (int)CircuitState.HalfOpen;
             }
         }
     }
+
+    /// <summary>Whether the current open state is shared with the fleet (always, without a quorum).</summary>
+    private bool SharedOpenLocked => !_quorum || _fleetOpen;
 
     /// <summary>Decides whether a call may run. The closed path takes no lock.</summary>
     public Admission Enter(out TimeSpan retryAfter, out bool isolated)
@@ -178,8 +191,9 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
         lock (_lock)
         {
             CircuitState from = (CircuitState)_state;
+            _fleetOpen = true;
             Volatile.Write(ref _state, (int)CircuitState.Isolated);
-            t = new Transition(from, CircuitState.Isolated, TimeSpan.Zero, Manual: true, Remote: false, null, ReleaseProbe: TakeProbeLocked());
+            t = new Transition(from, CircuitState.Isolated, TimeSpan.Zero, Manual: true, Remote: false, null, ReleaseProbe: TakeProbeLocked(), FleetAction.Write);
         }
 
         Raise(t);
@@ -196,14 +210,7 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
         Raise(t);
     }
 
-    public void Dispose()
-    {
-        _subscription?.Dispose();
-        if (_store is not null)
-        {
-            _store.Reconnected -= OnStoreReconnected;
-        }
-    }
+    public void Dispose() => _link?.Dispose();
 
     private Admission EnterSlow(out TimeSpan retryAfter, out bool isolated)
     {
@@ -223,17 +230,7 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
                 return admission;
             }
 
-            ValueTask<bool> acquiring;
-            try
-            {
-                acquiring = _store!.TryAcquireProbeAsync(Name, _options.ProbeLease, CancellationToken.None);
-            }
-            catch (Exception e)
-            {
-                LogStoreFailed(Name, "probe", e.Message);
-                acquiring = new ValueTask<bool>(true);
-            }
-
+            ValueTask<bool> acquiring = _link!.TryAcquireProbe();
             if (!acquiring.IsCompleted)
             {
                 Volatile.Write(ref _acquiring, CompleteAcquireAsync(acquiring));
@@ -247,7 +244,7 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
             }
             catch (Exception e)
             {
-                LogStoreFailed(Name, "probe", e.Message);
+                _link.ProbeFailed(e);
                 acquired = true;
             }
 
@@ -290,7 +287,8 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
                     return Admission.Rejected;
                 }
 
-                if (_store is not null)
+                // The fleet's open state has one prober in the fleet; this instance's own open state probes alone.
+                if (_link is not null && SharedOpenLocked)
                 {
                     if (!_acquiringProbe)
                     {
@@ -325,7 +323,7 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
         }
         catch (Exception e)
         {
-            LogStoreFailed(Name, "probe", e.Message);
+            _link!.ProbeFailed(e);
             acquired = true;
         }
 
@@ -353,6 +351,11 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
                 TimeSpan wait = ProbeRetryInterval < _options.ProbeLease ? ProbeRetryInterval : _options.ProbeLease;
                 _blockedUntil = _time.GetUtcNow() + wait;
             }
+        }
+
+        if (acquired)
+        {
+            _link!.StartProbeRenewal();
         }
 
         Raise(t);
@@ -383,7 +386,10 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
         TimeSpan duration = NextBreak();
         _blockedUntil = now + duration;
         Volatile.Write(ref _state, (int)CircuitState.Open);
-        return new Transition(from, CircuitState.Open, duration, Manual: false, Remote: false, exception, ReleaseProbe: TakeProbeLocked());
+
+        // A failed fleet probe reopens the fleet; any other trip under a quorum is this instance's own until the quorum is reached.
+        FleetAction action = SharedOpenLocked ? FleetAction.Write : FleetAction.ReportTrip;
+        return new Transition(from, CircuitState.Open, duration, Manual: false, Remote: false, exception, ReleaseProbe: TakeProbeLocked(), action);
     }
 
     private Transition HalfOpenLocked()
@@ -391,16 +397,19 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
         _probesInFlight = 0;
         _probeSuccesses = 0;
         Volatile.Write(ref _state, (int)CircuitState.HalfOpen);
-        return new Transition(CircuitState.Open, CircuitState.HalfOpen, TimeSpan.Zero, Manual: false, Remote: false, null, ReleaseProbe: false);
+        return new Transition(CircuitState.Open, CircuitState.HalfOpen, TimeSpan.Zero, Manual: false, Remote: false, null, ReleaseProbe: false,
+            SharedOpenLocked ? FleetAction.Write : FleetAction.None);
     }
 
     private Transition CloseLocked(CircuitState from, bool manual)
     {
+        FleetAction action = manual || SharedOpenLocked ? FleetAction.Write : FleetAction.ReportRecover;
         _opens = 0;
+        _fleetOpen = false;
         Interlocked.Exchange(ref _consecutiveFailures, 0);
         _window?.Clear();
         Volatile.Write(ref _state, (int)CircuitState.Closed);
-        return new Transition(from, CircuitState.Closed, TimeSpan.Zero, manual, Remote: false, null, ReleaseProbe: TakeProbeLocked());
+        return new Transition(from, CircuitState.Closed, TimeSpan.Zero, manual, Remote: false, null, ReleaseProbe: TakeProbeLocked(), action);
     }
 
     private bool TakeProbeLocked()
@@ -410,11 +419,51 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
         return owned;
     }
 
-    private void ApplyRemote(BreakerStateSnapshot s)
+    void IFleetMember.OnOwnWritten(BreakerStateSnapshot written)
+    {
+        lock (_lock)
+        {
+            _applied.Advance(written);
+        }
+    }
+
+    void IFleetMember.OnQuorumOpened(BreakerStateSnapshot opened)
+    {
+        lock (_lock)
+        {
+            if (_state == (int)CircuitState.Open)
+            {
+                // Still open on its own: that open state, with its break, is now the fleet's.
+                _applied.Advance(opened);
+                _fleetOpen = true;
+                return;
+            }
+        }
+
+        // It closed or went half-open meanwhile: follow the fleet's open state like any other.
+        ApplyRemote(opened);
+    }
+
+    (BreakerStateSnapshot Snapshot, bool IsTripReport) IFleetMember.Current()
+    {
+        lock (_lock)
+        {
+            TimeSpan left = _state == (int)CircuitState.Open ? _blockedUntil - _time.GetUtcNow() : TimeSpan.Zero;
+            var current = new BreakerStateSnapshot(Name, (CircuitState)_state, left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1), _opens, _link!.InstanceId, 0);
+            return (current, _quorum && !_fleetOpen && _state == (int)CircuitState.Open);
+        }
+    }
+
+    public void ApplyRemote(BreakerStateSnapshot s)
     {
         Transition t = default;
         lock (_lock)
         {
+            if (!_applied.Advance(s))
+            {
+                return;
+            }
+
             CircuitState from = (CircuitState)_state;
             DateTimeOffset now = _time.GetUtcNow();
             switch (s.State)
@@ -426,25 +475,28 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
                     _blockedUntil = now + wait;
                     _opens = Math.Max(s.Opens, 1);
                     _ownsProbe = false;
+                    _fleetOpen = true;
                     Volatile.Write(ref _state, (int)CircuitState.Open);
                     if (from != CircuitState.Open)
                     {
-                        t = new Transition(from, CircuitState.Open, wait, Manual: false, Remote: true, null, false);
+                        t = new Transition(from, CircuitState.Open, wait, Manual: false, Remote: true, null, false, FleetAction.None);
                     }
 
                     break;
                 case CircuitState.Closed:
-                    if (from != CircuitState.Closed)
+                    // A fleet close does not end this instance's own open state: it probes its own way back.
+                    if (from != CircuitState.Closed && SharedOpenLocked)
                     {
                         t = CloseLocked(from, manual: false) with { Remote = true, ReleaseProbe = false };
                     }
 
                     break;
                 case CircuitState.Isolated:
+                    _fleetOpen = true;
                     Volatile.Write(ref _state, (int)CircuitState.Isolated);
                     if (from != CircuitState.Isolated)
                     {
-                        t = new Transition(from, CircuitState.Isolated, TimeSpan.Zero, Manual: true, Remote: true, null, false);
+                        t = new Transition(from, CircuitState.Isolated, TimeSpan.Zero, Manual: true, Remote: true, null, false, FleetAction.None);
                     }
 
                     break;
@@ -463,9 +515,21 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
 
         BreakerTelemetry.Transitions.Add(1, _nameTag, new("lilith.circuit_breaker.state", BreakerStatePayload.StateName(t.To)));
         LogTransition(Name, t.From, t.To, t.Remote);
-        if (!t.Remote && _store is not null)
+        if (!t.Remote && _link is not null)
         {
-            EnqueueWrite(new BreakerStateSnapshot(Name, t.To, t.To == CircuitState.Open ? t.BreakDuration : TimeSpan.Zero, _opens, _store.InstanceId, 0), t.ReleaseProbe);
+            var snapshot = new BreakerStateSnapshot(Name, t.To, t.To == CircuitState.Open ? t.BreakDuration : TimeSpan.Zero, Volatile.Read(ref _opens), _link.InstanceId, 0);
+            switch (t.Fleet)
+            {
+                case FleetAction.Write:
+                    _link.Write(snapshot, t.ReleaseProbe);
+                    break;
+                case FleetAction.ReportTrip:
+                    _link.Report(BreakerReportKind.Trip, snapshot);
+                    break;
+                case FleetAction.ReportRecover:
+                    _link.Report(BreakerReportKind.Recover, null);
+                    break;
+            }
         }
 
         Func<CircuitBreakerEventArguments, ValueTask>? handler = t.To switch
@@ -507,95 +571,10 @@ internal sealed partial class BreakerController : ICircuitBreaker, IDisposable
         }
     }
 
-    private void EnqueueWrite(BreakerStateSnapshot snapshot, bool releaseProbe)
-    {
-        lock (_writeLock)
-        {
-            _pendingWrite = snapshot;
-            _pendingRelease |= releaseProbe;
-            if (_writerRunning)
-            {
-                return;
-            }
-
-            _writerRunning = true;
-        }
-
-        // Started on this thread, so the write leaves for Redis at once (the fleet sees the change sooner);
-        // the loop yields at the first write that does not complete synchronously.
-        _ = WriterLoopAsync();
-    }
-
-    private async Task WriterLoopAsync()
-    {
-        while (true)
-        {
-            BreakerStateSnapshot snapshot;
-            bool release;
-            lock (_writeLock)
-            {
-                if (_pendingWrite is null)
-                {
-                    _writerRunning = false;
-                    return;
-                }
-
-                snapshot = _pendingWrite;
-                release = _pendingRelease;
-                _pendingWrite = null;
-                _pendingRelease = false;
-            }
-
-            try
-            {
-                await _store!.WriteAsync(snapshot, release, CancellationToken.None).ConfigureAwait(false);
-                _dirty = false;
-            }
-            catch (Exception e)
-            {
-                _dirty = true;
-                LogStoreFailed(Name, "write", e.Message);
-            }
-        }
-    }
-
-    private void OnStoreReconnected()
-    {
-        if (_dirty)
-        {
-            BreakerStateSnapshot current;
-            lock (_lock)
-            {
-                TimeSpan left = _state == (int)CircuitState.Open ? _blockedUntil - _time.GetUtcNow() : TimeSpan.Zero;
-                current = new BreakerStateSnapshot(Name, (CircuitState)_state, left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1), _opens, _store!.InstanceId, 0);
-            }
-
-            EnqueueWrite(current, releaseProbe: false);
-        }
-    }
-
-    private async Task ResyncAsync()
-    {
-        try
-        {
-            if (await _store!.ReadAsync(Name, CancellationToken.None).ConfigureAwait(false) is { } s && s.Instance != _store.InstanceId)
-            {
-                ApplyRemote(s);
-            }
-        }
-        catch (Exception e)
-        {
-            LogStoreFailed(Name, "read", e.Message);
-        }
-    }
-
-    private readonly record struct Transition(CircuitState From, CircuitState To, TimeSpan BreakDuration, bool Manual, bool Remote, Exception? Exception, bool ReleaseProbe);
+    private readonly record struct Transition(CircuitState From, CircuitState To, TimeSpan BreakDuration, bool Manual, bool Remote, Exception? Exception, bool ReleaseProbe, FleetAction Fleet);
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Circuit breaker '{Breaker}' went from {From} to {To} (remote: {Remote})")]
     private partial void LogTransition(string breaker, CircuitState from, CircuitState to, bool remote);
-
-    [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "Circuit breaker '{Breaker}': shared-state {Operation} failed, going on with local state: {Reason}")]
-    private partial void LogStoreFailed(string breaker, string operation, string reason);
 
     [LoggerMessage(EventId = 12, Level = LogLevel.Error, Message = "An event handler of circuit breaker '{Breaker}' failed")]
     private partial void LogHandlerFailed(string breaker, Exception exception);

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Lilith.CircuitBreaker.Internal;
 
-/// <summary>Closed: healthy; half-open: degraded; open or isolated: the registration's failure status.</summary>
+/// <summary>Closed: healthy; half-open: degraded; open or isolated: the registration's failure status (the adapter's <c>OpenHealthStatus</c>, Degraded by default).</summary>
 internal sealed class BreakerHealthCheck(ICircuitBreakerRegistry registry, string name) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)

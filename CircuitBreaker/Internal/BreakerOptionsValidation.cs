@@ -58,6 +58,29 @@ internal static class BreakerOptionsValidation
             errors.Add($"{path}ProbeLease: {o.ProbeLease} is not valid; it must be at least 1 ms.");
         }
 
+        if (!Enum.IsDefined(o.FleetPolicy))
+        {
+            errors.Add($"{path}FleetPolicy: {o.FleetPolicy} is not valid; use AnyInstance or Quorum.");
+        }
+
+        if (o.FleetPolicy == BreakerFleetPolicy.Quorum)
+        {
+            if (o.QuorumInstances < 1)
+            {
+                errors.Add($"{path}QuorumInstances: {o.QuorumInstances} is not valid; it must be at least 1.");
+            }
+
+            if (o.QuorumFraction is { } fraction && (double.IsNaN(fraction) || fraction <= 0 || fraction > 1))
+            {
+                errors.Add($"{path}QuorumFraction: {fraction} is not valid; it must be greater than 0 and at most 1 (or null to count instances only).");
+            }
+
+            if (o.QuorumWindow < TimeSpan.FromMilliseconds(100))
+            {
+                errors.Add($"{path}QuorumWindow: {o.QuorumWindow} is not valid; it must be at least 100 ms.");
+            }
+        }
+
         if (o.ShouldHandle is null)
         {
             errors.Add($"{path}ShouldHandle: null is not valid; give a predicate.");

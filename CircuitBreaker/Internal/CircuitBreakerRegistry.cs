@@ -57,7 +57,7 @@ internal sealed class CircuitBreakerRegistry(IServiceProvider services) : ICircu
                 builder.AddRetry(adapter.Retry);
             }
 
-            LilithCircuitBreakerStrategy strategy = LilithCircuitBreakerBuilderExtensions.Create(breaker, time, loggers.CreateLogger("Lilith.CircuitBreaker"));
+            LilithCircuitBreakerStrategy strategy = LilithCircuitBreakerBuilderExtensions.Create(breaker, time, loggers);
             builder.AddStrategy(_ => strategy);
             if (adapter.Timeout is { } timeout)
             {
@@ -88,11 +88,9 @@ internal sealed class CircuitBreakerRegistry(IServiceProvider services) : ICircu
 
         _connection = RedisConnectionSource.Resolve(services, options.ConnectionString, "Lilith.CircuitBreaker");
 
-        // Once, on the first pipeline: StackExchange.Redis returns quickly even when Redis is down (AbortOnConnectFail is off).
-        StackExchange.Redis.IConnectionMultiplexer connection = _connection.GetAsync().AsTask().GetAwaiter().GetResult();
-        _ = time;
-        return _store = new RedisBreakerStateStore(connection, options.KeyPrefix, instance, options.SyncInterval, options.StateTtl, TimeProvider.System,
-            loggers.CreateLogger("Lilith.CircuitBreaker.RedisBreakerStateStore"));
+        // Never waited for here: the breakers work on their local state until the connection is made.
+        Task<StackExchange.Redis.IConnectionMultiplexer> connecting = _connection.GetAsync().AsTask();
+        return _store = new RedisBreakerStateStore(connecting, options.KeyPrefix, instance, options.SyncInterval, options.StateTtl, time, loggers);
     }
 
     public async ValueTask DisposeAsync()

@@ -9,35 +9,131 @@ internal sealed class InMemoryBreakerStateBackend(TimeProvider timeProvider)
     private readonly Dictionary<string, BreakerStateSnapshot> _states = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string Owner, DateTimeOffset Until)> _probes = new(StringComparer.Ordinal);
     private readonly List<(string Breaker, InMemoryBreakerStateStore Store, Action<BreakerStateSnapshot> Handler)> _subscribers = [];
+    private readonly Dictionary<string, Dictionary<string, long>> _trips = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Dictionary<string, long>> _members = new(StringComparer.Ordinal);
 
     public BreakerStateSnapshot Write(BreakerStateSnapshot snapshot, bool releaseProbe, string instance)
     {
         BreakerStateSnapshot written = snapshot with { ChangedAt = timeProvider.GetUtcNow().ToUnixTimeMilliseconds(), Instance = instance };
-        List<Action<BreakerStateSnapshot>> handlers = [];
+        List<Action<BreakerStateSnapshot>> handlers;
         lock (_gate)
         {
-            _states[snapshot.Breaker] = written;
+            handlers = StoreLocked(written);
             if (releaseProbe && _probes.TryGetValue(snapshot.Breaker, out var probe) && probe.Owner == instance)
             {
                 _probes.Remove(snapshot.Breaker);
             }
+        }
 
-            foreach (var s in _subscribers)
+        Announce(written, handlers);
+        return written;
+    }
+
+    /// <summary>The script <c>report</c> of schema/circuit-breaker.md, on this process's memory.</summary>
+    public BreakerQuorumResult Report(string breaker, string instance, BreakerReportKind kind, BreakerQuorum quorum, BreakerStateSnapshot? opening)
+    {
+        long now = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        long since = now - (long)quorum.Window.TotalMilliseconds;
+        BreakerQuorumResult result;
+        List<Action<BreakerStateSnapshot>> handlers = [];
+        BreakerStateSnapshot? written = null;
+        lock (_gate)
+        {
+            Dictionary<string, long> members = Set(_members, breaker);
+            Dictionary<string, long> trips = Set(_trips, breaker);
+            members[instance] = now;
+            if (kind == BreakerReportKind.Trip)
             {
-                if (s.Breaker == snapshot.Breaker && s.Store.InstanceId != instance)
-                {
-                    handlers.Add(s.Handler);
-                }
+                trips[instance] = now;
+            }
+            else if (kind == BreakerReportKind.Recover)
+            {
+                trips.Remove(instance);
+            }
+
+            Trim(members, since);
+            Trim(trips, since);
+            _states.TryGetValue(breaker, out BreakerStateSnapshot? state);
+            if (state is { State: CircuitState.Closed } && state.ChangedAt > since)
+            {
+                since = state.ChangedAt;
+            }
+
+            int counted = trips.Values.Count(at => at > since);
+            int required = BreakerQuorumRule.Required(quorum, members.Count);
+            bool fleetOpen = state is not null && state.State != CircuitState.Closed;
+            if (kind == BreakerReportKind.Trip && !fleetOpen && counted >= required && opening is not null)
+            {
+                written = opening with { Breaker = breaker, Instance = instance, ChangedAt = now };
+                handlers = StoreLocked(written);
+            }
+
+            result = new BreakerQuorumResult(written is not null, counted, required, now);
+        }
+
+        if (written is not null)
+        {
+            Announce(written, handlers);
+        }
+
+        return result;
+    }
+
+    public bool RenewProbe(string breaker, string instance, TimeSpan lease)
+    {
+        DateTimeOffset now = timeProvider.GetUtcNow();
+        lock (_gate)
+        {
+            if (_probes.TryGetValue(breaker, out var probe) && probe.Until > now && probe.Owner == instance)
+            {
+                _probes[breaker] = (instance, now + lease);
+                return true;
+            }
+
+            return false;
+        }
+    }
+
+    private static Dictionary<string, long> Set(Dictionary<string, Dictionary<string, long>> sets, string breaker)
+    {
+        if (!sets.TryGetValue(breaker, out Dictionary<string, long>? set))
+        {
+            sets[breaker] = set = new Dictionary<string, long>(StringComparer.Ordinal);
+        }
+
+        return set;
+    }
+
+    private static void Trim(Dictionary<string, long> set, long since)
+    {
+        foreach (KeyValuePair<string, long> entry in set.Where(e => e.Value <= since).ToList())
+        {
+            set.Remove(entry.Key);
+        }
+    }
+
+    private List<Action<BreakerStateSnapshot>> StoreLocked(BreakerStateSnapshot written)
+    {
+        _states[written.Breaker] = written;
+        List<Action<BreakerStateSnapshot>> handlers = [];
+        foreach (var s in _subscribers)
+        {
+            if (s.Breaker == written.Breaker && s.Store.InstanceId != written.Instance)
+            {
+                handlers.Add(s.Handler);
             }
         }
 
+        return handlers;
+    }
+
+    private static void Announce(BreakerStateSnapshot written, List<Action<BreakerStateSnapshot>> handlers)
+    {
         BreakerStateSnapshot announced = written with { RetryAfter = written.BreakDuration };
         foreach (Action<BreakerStateSnapshot> handler in handlers)
         {
             handler(announced);
         }
-
-        return written;
     }
 
     public BreakerStateSnapshot? Read(string breaker)
@@ -113,6 +209,15 @@ internal sealed class InMemoryBreakerStateStore(InMemoryBreakerStateBackend back
 
     public ValueTask<bool> TryAcquireProbeAsync(string breaker, TimeSpan lease, CancellationToken cancellationToken) =>
         new(backend.TryAcquireProbe(breaker, InstanceId, lease));
+
+    public ValueTask<bool> RenewProbeAsync(string breaker, TimeSpan lease, CancellationToken cancellationToken) =>
+        new(backend.RenewProbe(breaker, InstanceId, lease));
+
+    public ValueTask<BreakerQuorumResult> ReportAsync(string breaker, BreakerReportKind kind, BreakerQuorum quorum, BreakerStateSnapshot? opening, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(quorum);
+        return new(backend.Report(breaker, InstanceId, kind, quorum, opening));
+    }
 
     public IDisposable Subscribe(string breaker, Action<BreakerStateSnapshot> onChanged) => backend.Subscribe(breaker, this, onChanged);
 

@@ -24,6 +24,60 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
         return now
         """;
 
+    /// <summary>KEYS[1] probe; ARGV[1] instance, ARGV[2] lease ms. Returns 1 when the lease was extended, 0 when another instance (or none) holds it.</summary>
+    internal const string RenewProbeScript = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then
+          return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+        end
+        return 0
+        """;
+
+    /// <summary>
+    /// KEYS[1] trips, KEYS[2] members, KEYS[3] state; ARGV[1] instance, ARGV[2] alive|trip|recover, ARGV[3] window ms,
+    /// ARGV[4] instances, ARGV[5] fraction (0 for none), ARGV[6] open payload head, ARGV[7] open payload tail,
+    /// ARGV[8] state TTL ms, ARGV[9] channel. Returns { opened 0|1, trips, required, now }.
+    /// </summary>
+    internal const string ReportScript = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local window = tonumber(ARGV[3])
+        local since = now - window
+        redis.call('ZADD', KEYS[2], now, ARGV[1])
+        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', since)
+        redis.call('PEXPIRE', KEYS[2], window)
+        if ARGV[2] == 'trip' then
+          redis.call('ZADD', KEYS[1], now, ARGV[1])
+        elseif ARGV[2] == 'recover' then
+          redis.call('ZREM', KEYS[1], ARGV[1])
+        end
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', since)
+        if redis.call('EXISTS', KEYS[1]) == 1 then
+          redis.call('PEXPIRE', KEYS[1], window)
+        end
+        local state = nil
+        local current = redis.call('GET', KEYS[3])
+        if current then
+          local ok, decoded = pcall(cjson.decode, current)
+          if ok and type(decoded) == 'table' then
+            state = decoded
+          end
+        end
+        if state and state.state == 'closed' and type(state.changedAt) == 'number' and state.changedAt > since then
+          since = state.changedAt
+        end
+        local trips = redis.call('ZCOUNT', KEYS[1], '(' .. string.format('%d', since), '+inf')
+        local live = redis.call('ZCARD', KEYS[2])
+        local required = math.max(tonumber(ARGV[4]), math.ceil(tonumber(ARGV[5]) * live))
+        local fleetOpen = state ~= nil and state.state ~= 'closed'
+        if ARGV[2] ~= 'trip' or fleetOpen or trips < required then
+          return { 0, trips, required, now }
+        end
+        local payload = ARGV[6] .. string.format('%d', now) .. ARGV[7]
+        redis.call('SET', KEYS[3], payload, 'PX', ARGV[8])
+        redis.call('PUBLISH', ARGV[9], payload)
+        return { 1, trips, required, now }
+        """;
+
     /// <summary>KEYS[1] state. Returns { payload or nil, server now in ms }.</summary>
     internal const string ReadStateScript = """
         local t = redis.call('TIME')
@@ -31,29 +85,43 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
         return { redis.call('GET', KEYS[1]), now }
         """;
 
-    private readonly IConnectionMultiplexer _connection;
+    private readonly Task<IConnectionMultiplexer> _connecting;
+    private volatile IConnectionMultiplexer? _connection;
     private readonly BreakerKeys _keys;
     private readonly RedisChannel _channel;
     private readonly TimeSpan _stateTtl;
     private readonly ILogger _logger;
+    private readonly ILoggerFactory _loggerFactory;
     private readonly ConcurrentDictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _syncLoop;
     private readonly Task _subscribed;
     private int _disposed;
 
-    public RedisBreakerStateStore(IConnectionMultiplexer connection, string keyPrefix, string instanceId, TimeSpan syncInterval, TimeSpan stateTtl, TimeProvider timeProvider, ILogger logger)
+    public RedisBreakerStateStore(IConnectionMultiplexer connection, string keyPrefix, string instanceId, TimeSpan syncInterval, TimeSpan stateTtl, TimeProvider timeProvider, ILoggerFactory loggerFactory)
+        : this(Task.FromResult(connection), keyPrefix, instanceId, syncInterval, stateTtl, timeProvider, loggerFactory)
     {
-        _connection = connection;
+    }
+
+    /// <summary>
+    /// A store whose connection is still being made: until <paramref name="connecting"/> completes, breakers go on with
+    /// their local state (the probe is decided locally, writes and reads wait in the background).
+    /// </summary>
+    public RedisBreakerStateStore(Task<IConnectionMultiplexer> connecting, string keyPrefix, string instanceId, TimeSpan syncInterval, TimeSpan stateTtl, TimeProvider timeProvider, ILoggerFactory loggerFactory)
+    {
+        _connecting = connecting;
         _keys = new BreakerKeys(Lilith.Common.KeySchema.ValidatePrefix(keyPrefix));
         _channel = RedisChannel.Literal(_keys.ChangedChannel());
         _stateTtl = stateTtl;
-        _logger = logger;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger("Lilith.CircuitBreaker.RedisBreakerStateStore");
         InstanceId = instanceId;
-        _connection.ConnectionRestored += OnConnectionRestored;
         _subscribed = SubscribeChannelAsync();
         _syncLoop = SyncLoopAsync(syncInterval, timeProvider);
     }
+
+    /// <summary>Where the store logs; breakers built without a logger factory of their own log there too.</summary>
+    internal ILoggerFactory LoggerFactory => _loggerFactory;
 
     public string InstanceId { get; }
 
@@ -66,23 +134,73 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
     {
         BreakerStateSnapshot mine = snapshot with { Instance = InstanceId };
         (string head, string tail) = BreakerStatePayload.SplitForScript(mine);
-        long ttl = (long)(_stateTtl + mine.BreakDuration).TotalMilliseconds;
-        RedisResult result = await _connection.GetDatabase().ScriptEvaluateAsync(
+        long ttl = StateTtlMs(mine);
+        IDatabase db = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        RedisResult result = await db.ScriptEvaluateAsync(
             WriteStateScript,
             [_keys.State(mine.Breaker), _keys.Probe(mine.Breaker)],
             [head, tail, ttl, _channel.ToString(), InstanceId, releaseProbe ? "1" : "0"]).WaitAsync(cancellationToken).ConfigureAwait(false);
         BreakerStateSnapshot written = mine with { ChangedAt = (long)result };
-        if (_subscriptions.TryGetValue(mine.Breaker, out Subscription? sub))
-        {
-            sub.LastSeen = written.ChangedAt;
-        }
-
+        NoteOwnWrite(written);
         return written;
     }
 
+    public async ValueTask<bool> RenewProbeAsync(string breaker, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        RedisResult result = await db.ScriptEvaluateAsync(RenewProbeScript, [_keys.Probe(breaker)], [InstanceId, (long)lease.TotalMilliseconds])
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        return (long)result == 1;
+    }
+
+    public async ValueTask<BreakerQuorumResult> ReportAsync(string breaker, BreakerReportKind kind, BreakerQuorum quorum, BreakerStateSnapshot? opening, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(quorum);
+        BreakerStateSnapshot? mine = opening is null ? null : opening with { Breaker = breaker, Instance = InstanceId };
+        (string head, string tail) = mine is null ? (string.Empty, string.Empty) : BreakerStatePayload.SplitForScript(mine);
+        IDatabase db = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        var result = (RedisResult[])(await db.ScriptEvaluateAsync(
+            ReportScript,
+            [_keys.Trips(breaker), _keys.Members(breaker), _keys.State(breaker)],
+            [
+                InstanceId, BreakerQuorumRule.KindName(kind), (long)quorum.Window.TotalMilliseconds, quorum.Instances,
+                BreakerQuorumRule.FractionArgument(quorum), head, tail, mine is null ? 0 : StateTtlMs(mine), _channel.ToString(),
+            ]).WaitAsync(cancellationToken).ConfigureAwait(false))!;
+        var answer = new BreakerQuorumResult((long)result[0] == 1, (int)result[1], (int)result[2], (long)result[3]);
+        if (answer.Opened && mine is not null)
+        {
+            NoteOwnWrite(mine with { ChangedAt = answer.ReportedAt });
+        }
+
+        return answer;
+    }
+
+    private long StateTtlMs(BreakerStateSnapshot s) => (long)(_stateTtl + s.BreakDuration).TotalMilliseconds;
+
+    private void NoteOwnWrite(BreakerStateSnapshot written)
+    {
+        if (_subscriptions.TryGetValue(written.Breaker, out Subscription? sub))
+        {
+            lock (sub)
+            {
+                sub.LastSeen = written.ChangedAt;
+                sub.LastInstance = written.Instance;
+                sub.LastState = written.State;
+            }
+        }
+    }
+
+    /// <summary>The database, once connected (waits in the background while the first connection is made).</summary>
+    private ValueTask<IDatabase> DatabaseAsync(CancellationToken cancellationToken) =>
+        _connection is { } connection ? new(connection.GetDatabase()) : WaitForDatabaseAsync(cancellationToken);
+
+    private async ValueTask<IDatabase> WaitForDatabaseAsync(CancellationToken cancellationToken) =>
+        (await _connecting.WaitAsync(cancellationToken).ConfigureAwait(false)).GetDatabase();
+
     public async ValueTask<BreakerStateSnapshot?> ReadAsync(string breaker, CancellationToken cancellationToken)
     {
-        var result = (RedisResult[])(await _connection.GetDatabase().ScriptEvaluateAsync(ReadStateScript, [_keys.State(breaker)])
+        IDatabase db = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        var result = (RedisResult[])(await db.ScriptEvaluateAsync(ReadStateScript, [_keys.State(breaker)])
             .WaitAsync(cancellationToken).ConfigureAwait(false))!;
         if (result[0].IsNull)
         {
@@ -109,13 +227,13 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
 
     public async ValueTask<bool> TryAcquireProbeAsync(string breaker, TimeSpan lease, CancellationToken cancellationToken)
     {
-        if (!_connection.IsConnected)
+        if (_connection is not { IsConnected: true } connection)
         {
-            // Redis is away: this instance decides alone, on its local state.
+            // Redis is away (or not connected yet): this instance decides alone, on its local state.
             return true;
         }
 
-        return await _connection.GetDatabase().StringSetAsync(_keys.Probe(breaker), InstanceId, lease, When.NotExists)
+        return await connection.GetDatabase().StringSetAsync(_keys.Probe(breaker), InstanceId, lease, When.NotExists)
             .WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -137,31 +255,54 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
             return;
         }
 
-        _connection.ConnectionRestored -= OnConnectionRestored;
         await _stop.CancelAsync().ConfigureAwait(false);
         try
         {
             await _syncLoop.ConfigureAwait(false);
-            await _connection.GetSubscriber().UnsubscribeAsync(_channel).ConfigureAwait(false);
+            await _subscribed.ConfigureAwait(false);
+            if (_connection is { } connection)
+            {
+                connection.ConnectionRestored -= OnConnectionRestored;
+                await connection.GetSubscriber().UnsubscribeAsync(_channel).ConfigureAwait(false);
+            }
         }
         catch (Exception e)
         {
             // Shutting down; the connection may be gone already.
-            LogRedisError("unsubscribe", e.Message);
+            LogRedisError("unsubscribe", e);
         }
 
     }
 
     private async Task SubscribeChannelAsync()
     {
+        IConnectionMultiplexer connection;
         try
         {
-            await _connection.GetSubscriber().SubscribeAsync(_channel, (_, message) => OnMessage(message)).ConfigureAwait(false);
+            connection = await _connecting.WaitAsync(_stop.Token).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // Disposed before the connection was made, or it could not be made: breakers go on with local state.
+            LogRedisError("connect", e);
+            return;
+        }
+
+        connection.ConnectionRestored += OnConnectionRestored;
+        _connection = connection;
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
+
+        try
+        {
+            await connection.GetSubscriber().SubscribeAsync(_channel, (_, message) => OnMessage(message)).ConfigureAwait(false);
         }
         catch (Exception e)
         {
             // StackExchange.Redis re-subscribes on reconnect only for subscriptions it knows; the sync loop retries.
-            LogRedisError("subscribe", e.Message);
+            LogRedisError("subscribe", e);
         }
     }
 
@@ -265,7 +406,7 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
     /// <summary>Re-reads every subscribed breaker; false when Redis did not answer.</summary>
     private async Task<bool> ResyncAsync()
     {
-        if (!_connection.IsConnected)
+        if (_connection is not { IsConnected: true })
         {
             return false;
         }
@@ -286,7 +427,7 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
             catch (Exception e)
             {
                 // Any failure (connection reset, timeout, unexpected reply) is logged; the loop goes on.
-                LogRedisError("resync", e.Message);
+                LogRedisError("resync", e);
                 return false;
             }
         }
@@ -321,8 +462,8 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
     [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "Breaker state under '{Key}' cannot be read and is skipped: {Reason}")]
     private partial void LogUnreadable(string key, string reason);
 
-    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Redis {Operation} for breaker state failed; breakers go on with local state: {Reason}")]
-    private partial void LogRedisError(string operation, string reason);
+    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Redis {Operation} for breaker state failed; breakers go on with local state")]
+    private partial void LogRedisError(string operation, Exception exception);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "A state-change handler of breaker '{Breaker}' failed")]
     private partial void LogHandlerFailed(string breaker, Exception exception);

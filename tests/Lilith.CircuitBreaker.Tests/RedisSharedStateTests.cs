@@ -72,6 +72,149 @@ public sealed class RedisSharedStateTests(RedisFixture redis) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task With_a_quorum_one_instance_that_trips_alone_opens_only_itself()
+    {
+        string prefix = RedisFixture.NewPrefix();
+        var fleet = await QuorumFleetAsync(prefix, "payments", 3);
+        await Calls.Fail(fleet[0].P);
+        await Calls.Fail(fleet[0].P);
+        Assert.Equal(CircuitState.Open, fleet[0].C.State);
+        Assert.IsType<BrokenCircuitException>((await Calls.Succeed(fleet[0].P)).Exception);
+
+        // The trip is counted in Redis, and the decision is taken in the same script: once it is there, nothing else is coming.
+        var keys = new BreakerKeys(prefix);
+        IDatabase db = (await redis.ConnectionAsync()).GetDatabase();
+        await Calls.UntilAsync(async () => (await db.SortedSetScoreAsync(keys.Trips("payments"), "instance-0")).HasValue, TimeSpan.FromSeconds(5), "the trip is reported");
+        Assert.False((await db.StringGetAsync(keys.State("payments"))).HasValue, "the shared state was written by a lone trip");
+        Assert.Equal(CircuitState.Closed, fleet[1].C.State);
+        Assert.Equal(CircuitState.Closed, fleet[2].C.State);
+        Assert.Equal(5, (await Calls.Succeed(fleet[1].P, 5)).Result);
+
+        // It probes on its own when its break is over, closes, and withdraws its trip.
+        _time.Advance(TimeSpan.FromSeconds(31));
+        Assert.Equal(6, (await Calls.Succeed(fleet[0].P, 6)).Result);
+        Assert.Equal(CircuitState.Closed, fleet[0].C.State);
+        await Calls.UntilAsync(async () => !(await db.SortedSetScoreAsync(keys.Trips("payments"), "instance-0")).HasValue, TimeSpan.FromSeconds(5), "the recovery is reported");
+
+        // A second lone trip elsewhere now makes no quorum either.
+        await Calls.Fail(fleet[1].P);
+        await Calls.Fail(fleet[1].P);
+        await Calls.UntilAsync(async () => (await db.SortedSetScoreAsync(keys.Trips("payments"), "instance-1")).HasValue, TimeSpan.FromSeconds(5), "the second trip is reported");
+        Assert.False((await db.StringGetAsync(keys.State("payments"))).HasValue, "two trips that never overlapped opened the fleet");
+        Assert.Equal(CircuitState.Closed, fleet[2].C.State);
+    }
+
+    [Fact]
+    public async Task With_a_quorum_a_real_outage_opens_every_instance_within_a_pub_sub_round_trip_of_the_quorum()
+    {
+        string prefix = RedisFixture.NewPrefix();
+        var fleet = await QuorumFleetAsync(prefix, "ledger", 3);
+        var keys = new BreakerKeys(prefix);
+        IDatabase db = (await redis.ConnectionAsync()).GetDatabase();
+        await Calls.Fail(fleet[0].P);
+        await Calls.Fail(fleet[0].P);
+        await Calls.UntilAsync(async () => (await db.SortedSetScoreAsync(keys.Trips("ledger"), "instance-0")).HasValue, TimeSpan.FromSeconds(5), "the first trip is reported");
+        Assert.Equal(CircuitState.Closed, fleet[2].C.State);
+
+        await Calls.Fail(fleet[1].P);
+        await Calls.Fail(fleet[1].P);
+        var clock = Stopwatch.StartNew();
+        await Calls.Until(() => fleet[2].C.State == CircuitState.Open, TimeSpan.FromSeconds(2), "the third instance opens");
+        TimeSpan seen = clock.Elapsed;
+        Assert.True(seen < TimeSpan.FromMilliseconds(100), $"the third instance saw OPEN {seen.TotalMilliseconds:0.0} ms after the quorum trip");
+        BreakerStateSnapshot s = BreakerStatePayload.Read((await db.StringGetAsync(keys.State("ledger")))!);
+        Assert.Equal((CircuitState.Open, "instance-1", TimeSpan.FromSeconds(30)), (s.State, s.Instance, s.BreakDuration));
+        foreach (var (p, _) in fleet)
+        {
+            Assert.IsType<BrokenCircuitException>((await Calls.Succeed(p)).Exception);
+        }
+
+        // The fleet's open state has one prober for the fleet, and its close closes everyone.
+        _time.Advance(TimeSpan.FromSeconds(31));
+        int ran = 0;
+        for (int round = 0; round < 3 && ran == 0; round++)
+        {
+            foreach (var (p, _) in fleet)
+            {
+                if ((await Calls.Run(p, () => { ran++; return Outcome.FromResultAsValueTask(1); })).Exception is null)
+                {
+                    break;
+                }
+            }
+        }
+
+        Assert.Equal(1, ran);
+        await Calls.Until(() => fleet.All(b => b.C.State == CircuitState.Closed), TimeSpan.FromSeconds(5), "the fleet closes after the probe");
+    }
+
+    [Fact]
+    public async Task With_a_quorum_a_trip_made_while_Redis_was_down_is_reported_after_the_restart_and_still_counts()
+    {
+        RedisServerProcess server = await redis.StartOwnedServerAsync();
+        string prefix = RedisFixture.NewPrefix();
+        var logs = new CollectingLoggerFactory();
+
+        // Commands queued while Redis is down give up after the connection's timeout (5 s): the report made during the outage fails for good.
+        var fleet = await QuorumFleetAsync(prefix, "ledger", 2, () => RedisFixture.ConnectAsync(server.ConnectionString), failureThreshold: 1, logs);
+        await server.KillAsync();
+        await Calls.Fail(fleet[0].P);
+        Assert.Equal(CircuitState.Open, fleet[0].C.State);
+        await Calls.Until(() => logs.Records.Any(r => r.Category == "Lilith.CircuitBreaker" && r.Exception is not null), TimeSpan.FromSeconds(15), "the report made during the outage fails");
+
+        await server.RestartAsync(Token);
+        string trips = new BreakerKeys(prefix).Trips("ledger");
+        await UntilOnRestartedAsync(server, async db => (await db.SortedSetScoreAsync(trips, "instance-0")).HasValue, "the first trip reaches the restarted Redis");
+        Assert.Equal(CircuitState.Closed, fleet[1].C.State);
+
+        await Calls.Fail(fleet[1].P);
+        await Calls.Until(() => fleet.All(b => b.C.State == CircuitState.Open), TimeSpan.FromSeconds(5), "b's trip completes the quorum with a's");
+    }
+
+    /// <summary>Breakers with a quorum of 2 (30 s break and window), each on a connection of its own, listening.</summary>
+    private async Task<List<(ResiliencePipeline P, CircuitBreakerControl C)>> QuorumFleetAsync(
+        string prefix, string breaker, int size, Func<Task<IConnectionMultiplexer>>? connect = null, int failureThreshold = 2, CollectingLoggerFactory? logs = null)
+    {
+        var fleet = new List<(ResiliencePipeline P, CircuitBreakerControl C)>();
+        for (int i = 0; i < size; i++)
+        {
+            IConnectionMultiplexer connection = connect is null ? await redis.NewConnectionAsync() : await connect();
+            RedisBreakerStateStore store = Own(RedisStores.Create(connection, prefix, $"instance-{i}", TimeSpan.FromMilliseconds(100)));
+            await store.Subscribed;
+            fleet.Add(Calls.Breaker(
+                new LilithCircuitBreakerOptions
+                {
+                    Name = breaker, FailureThreshold = failureThreshold, BreakDuration = TimeSpan.FromSeconds(30), StateStore = store, LoggerFactory = logs,
+                    FleetPolicy = BreakerFleetPolicy.Quorum, QuorumInstances = 2, QuorumWindow = TimeSpan.FromSeconds(30),
+                },
+                _time));
+        }
+
+        return fleet;
+    }
+
+    [Fact]
+    public async Task A_late_older_closed_announcement_does_not_undo_a_newer_open()
+    {
+        string prefix = RedisFixture.NewPrefix();
+        var keys = new BreakerKeys(prefix);
+        RedisBreakerStateStore store = Own(RedisStores.Create(await redis.NewConnectionAsync(), prefix, "dotnet-1"));
+        await store.Subscribed;
+        int closes = 0;
+        var (p, c) = Calls.Breaker(new LilithCircuitBreakerOptions { Name = "mq", StateStore = store, OnClosed = _ => { Interlocked.Increment(ref closes); return default; } }, _time);
+        IDatabase db = (await redis.ConnectionAsync()).GetDatabase();
+        await db.PublishAsync(RedisChannel.Literal(keys.ChangedChannel()), """{"v":1,"breaker":"mq","state":"open","changedAt":1767225600500,"breakDurationMs":60000,"opens":1,"instance":"node-1"}""");
+        await Calls.Until(() => c.State == CircuitState.Open, TimeSpan.FromSeconds(3), "the open is applied");
+        await db.PublishAsync(RedisChannel.Literal(keys.ChangedChannel()), """{"v":1,"breaker":"mq","state":"closed","changedAt":1767225600400,"opens":0,"instance":"python-1"}""");
+
+        // A marker announced after the late close: once it is applied, the close has been handled too (one channel, in order).
+        await db.PublishAsync(RedisChannel.Literal(keys.ChangedChannel()), """{"v":1,"breaker":"mq","state":"isolated","changedAt":1767225600600,"opens":0,"instance":"ops"}""");
+        await Calls.Until(() => c.State != CircuitState.Open, TimeSpan.FromSeconds(3), "the marker is applied");
+        Assert.Equal(CircuitState.Isolated, c.State);
+        Assert.Equal(0, Volatile.Read(ref closes));
+        Assert.IsType<IsolatedCircuitException>((await Calls.Succeed(p)).Exception);
+    }
+
+    [Fact]
     public async Task Calls_go_on_with_local_state_while_Redis_is_down_and_the_state_resyncs_after_restart()
     {
         RedisServerProcess server = await redis.StartOwnedServerAsync();
@@ -101,23 +244,10 @@ public sealed class RedisSharedStateTests(RedisFixture redis) : IAsyncDisposable
 
         await server.RestartAsync(Token);
         await Calls.Until(() => controlB.State == CircuitState.Open, TimeSpan.FromSeconds(15), "b learns a's open after the restart");
-        IConnectionMultiplexer check = await RedisFixture.ConnectAsync(server.ConnectionString);
-        _owned.Add(check);
         string key = new BreakerKeys(prefix).State("ledger");
-        await Calls.UntilAsync(
-            async () =>
-            {
-                try
-                {
-                    string? stored = await check.GetDatabase().StringGetAsync(key);
-                    return stored?.Contains("\"state\":\"open\"", StringComparison.Ordinal) == true;
-                }
-                catch (Exception e) when (e is RedisException or IOException)
-                {
-                    return false;
-                }
-            },
-            TimeSpan.FromSeconds(10),
+        await UntilOnRestartedAsync(
+            server,
+            async db => ((string?)await db.StringGetAsync(key))?.Contains("\"state\":\"open\"", StringComparison.Ordinal) == true,
             "the restarted Redis holds the open state again");
     }
 
@@ -165,6 +295,27 @@ public sealed class RedisSharedStateTests(RedisFixture redis) : IAsyncDisposable
         Assert.Equal((CircuitState.Open, TimeSpan.FromSeconds(20), 1, "dotnet-9"), (s.State, s.BreakDuration, s.Opens, s.Instance));
         TimeSpan? ttl = await db.KeyTimeToLiveAsync(key);
         Assert.InRange(ttl!.Value, TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(5) + TimeSpan.FromSeconds(20));
+    }
+
+    /// <summary>Waits for a condition on a restarted server, through a connection of the test's own (errors while it comes back count as false).</summary>
+    private async Task UntilOnRestartedAsync(RedisServerProcess server, Func<IDatabase, Task<bool>> condition, string what)
+    {
+        IConnectionMultiplexer check = await RedisFixture.ConnectAsync(server.ConnectionString);
+        _owned.Add(check);
+        await Calls.UntilAsync(
+            async () =>
+            {
+                try
+                {
+                    return await condition(check.GetDatabase());
+                }
+                catch (Exception e) when (e is RedisException or IOException)
+                {
+                    return false;
+                }
+            },
+            TimeSpan.FromSeconds(15),
+            what);
     }
 
     private T Own<T>(T item)

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Time.Testing;
 using Polly;
 using Polly.CircuitBreaker;
 using Polly.Retry;
+using StackExchange.Redis;
 
 namespace Lilith.CircuitBreaker.Tests;
 
@@ -29,10 +30,82 @@ public sealed class ServiceCollectionTests(RedisFixture redis)
         await Calls.Fail(registry.GetPipeline(db.Name));
         Assert.Equal([CircuitState.Open, CircuitState.Closed], registry.Breakers.Select(b => b.State));
         HealthReport report = await sp.GetRequiredService<HealthCheckService>().CheckHealthAsync(Token);
-        Assert.Equal(HealthStatus.Unhealthy, report.Entries[$"circuit-breaker:{db.Name}"].Status);
+        Assert.Equal(HealthStatus.Degraded, report.Entries[$"circuit-breaker:{db.Name}"].Status);
         Assert.Equal("open", report.Entries[$"circuit-breaker:{db.Name}"].Data["state"]);
         Assert.Equal(HealthStatus.Healthy, report.Entries[$"circuit-breaker:{registry.Breakers[1].Name}"].Status);
         Assert.Throws<KeyNotFoundException>(() => registry.GetBreaker("nope"));
+    }
+
+    [Fact]
+    public async Task An_open_breaker_reports_Degraded_by_default_and_the_status_is_an_option()
+    {
+        var services = new ServiceCollection().AddLogging();
+        string soft = "soft-" + Guid.NewGuid().ToString("N")[..6], hard = "hard-" + Guid.NewGuid().ToString("N")[..6];
+        services.AddCircuitBreaker(soft, o => { o.Breaker.FailureThreshold = 1; o.Timeout = null; });
+        services.AddCircuitBreaker(hard, o => { o.Breaker.FailureThreshold = 1; o.Timeout = null; o.OpenHealthStatus = HealthStatus.Unhealthy; });
+        await using ServiceProvider sp = services.BuildServiceProvider();
+        var registry = sp.GetRequiredService<ICircuitBreakerRegistry>();
+        await Calls.Fail(registry.GetPipeline(soft));
+        await Calls.Fail(registry.GetPipeline(hard));
+        registry.GetBreaker(hard).Isolate();
+        HealthReport report = await sp.GetRequiredService<HealthCheckService>().CheckHealthAsync(Token);
+        Assert.Equal(HealthStatus.Degraded, report.Entries[$"circuit-breaker:{soft}"].Status);
+        Assert.Equal(HealthStatus.Unhealthy, report.Entries[$"circuit-breaker:{hard}"].Status);
+        Assert.Equal("isolated", report.Entries[$"circuit-breaker:{hard}"].Data["state"]);
+        Assert.Equal(HealthStatus.Degraded, (await sp.GetRequiredService<HealthCheckService>().CheckHealthAsync(r => r.Name == $"circuit-breaker:{soft}", Token)).Status);
+    }
+
+    [Fact]
+    public async Task The_first_GetPipeline_does_not_wait_for_a_Redis_that_never_answers_and_the_breaker_works_locally()
+    {
+        // A "Redis" that accepts connections and never says a word: connecting can only end by its timeout.
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        List<System.Net.Sockets.Socket> accepted = [];
+        _ = Task.Run(async () =>
+        {
+            while (true)
+            {
+                accepted.Add(await silent.AcceptSocketAsync(Token));
+            }
+        }, Token);
+        int port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+        var services = new ServiceCollection().AddSingleton<TimeProvider>(new FakeTimeProvider());
+        services.AddCircuitBreaker(o => { o.Backend = CircuitBreakerBackend.Redis; o.ConnectionString = $"127.0.0.1:{port},connectTimeout=60000,syncTimeout=60000"; o.KeyPrefix = RedisFixture.NewPrefix(); });
+        string name = "silent-" + Guid.NewGuid().ToString("N")[..6];
+        services.AddCircuitBreaker(name, o => { o.Breaker.FailureThreshold = 1; o.Timeout = null; });
+        await using ServiceProvider sp = services.BuildServiceProvider();
+        var registry = sp.GetRequiredService<ICircuitBreakerRegistry>();
+
+        // Far less than the 60 s connect timeout the old blocking connect waited for.
+        ResiliencePipeline pipeline = await Task.Run(() => registry.GetPipeline(name), Token).WaitAsync(TimeSpan.FromSeconds(20), Token);
+        Assert.Equal(3, (await Calls.Succeed(pipeline, 3)).Result);
+        await Calls.Fail(pipeline);
+        Assert.Equal(CircuitState.Open, registry.GetBreaker(name).State);
+        Assert.IsType<BrokenCircuitException>((await Calls.Succeed(pipeline)).Exception);
+    }
+
+    [Fact]
+    public async Task Outside_DI_shared_state_failures_are_logged_through_the_options_or_the_stores_logger_factory()
+    {
+        string prefix = RedisFixture.NewPrefix();
+        IConnectionMultiplexer connection = await redis.NewConnectionAsync();
+        var keys = new Lilith.CircuitBreaker.Internal.BreakerKeys(prefix);
+
+        // Foreign data of the wrong type where the state belongs: every read of it fails.
+        await connection.GetDatabase().HashSetAsync(keys.State("inventory"), "not", "a string");
+        var fromStore = new CollectingLoggerFactory();
+        var fromOptions = new CollectingLoggerFactory();
+        await using IBreakerStateStore store = BreakerStateStore.CreateRedis(connection, prefix, "dotnet-1", loggerFactory: fromStore);
+        await using IBreakerStateStore bare = BreakerStateStore.CreateRedis(connection, prefix, "dotnet-2");
+        _ = new ResiliencePipelineBuilder().AddLilithCircuitBreaker(new LilithCircuitBreakerOptions { Name = "inventory", StateStore = store }).Build();
+        _ = new ResiliencePipelineBuilder().AddLilithCircuitBreaker(new LilithCircuitBreakerOptions { Name = "inventory", StateStore = bare, LoggerFactory = fromOptions }).Build();
+        foreach (CollectingLoggerFactory logs in new[] { fromStore, fromOptions })
+        {
+            await Calls.Until(() => logs.Records.Any(r => r.Category == "Lilith.CircuitBreaker" && r.Exception is RedisServerException), TimeSpan.FromSeconds(10), "the breaker logs the failed read with its exception");
+        }
+
+        await connection.DisposeAsync();
     }
 
     [Fact]
@@ -59,6 +132,13 @@ public sealed class ServiceCollectionTests(RedisFixture redis)
         var services = new ServiceCollection();
         services.AddCircuitBreaker(o => { o.KeyPrefix = "bad prefix"; o.SyncInterval = TimeSpan.Zero; });
         services.AddCircuitBreaker("postgres", o => { o.Breaker.SuccessThreshold = 0; o.Breaker.FailureRatio = 2; o.Timeout = TimeSpan.FromSeconds(-1); });
+        services.AddCircuitBreaker("mysql", o =>
+        {
+            o.Breaker.FleetPolicy = BreakerFleetPolicy.Quorum;
+            o.Breaker.QuorumInstances = 0;
+            o.Breaker.QuorumFraction = 1.5;
+            o.Breaker.QuorumWindow = TimeSpan.FromMilliseconds(10);
+        });
         using ServiceProvider sp = services.BuildServiceProvider();
         var e = Assert.ThrowsAny<Exception>(() => sp.GetRequiredService<IStartupValidator>().Validate());
         string all = e is AggregateException a ? string.Join("\n", a.InnerExceptions.Select(x => x.Message)) : e.Message;
@@ -67,6 +147,9 @@ public sealed class ServiceCollectionTests(RedisFixture redis)
         Assert.Contains("CircuitBreaker:postgres:Breaker:SuccessThreshold: 0 is not valid; it must be at least 1.", all, StringComparison.Ordinal);
         Assert.Contains("CircuitBreaker:postgres:Breaker:FailureRatio: 2 is not valid", all, StringComparison.Ordinal);
         Assert.Contains("CircuitBreaker:postgres:Timeout: -00:00:01 is not valid", all, StringComparison.Ordinal);
+        Assert.Contains("CircuitBreaker:mysql:Breaker:QuorumInstances: 0 is not valid; it must be at least 1.", all, StringComparison.Ordinal);
+        Assert.Contains("CircuitBreaker:mysql:Breaker:QuorumFraction: 1.5 is not valid", all, StringComparison.Ordinal);
+        Assert.Contains("CircuitBreaker:mysql:Breaker:QuorumWindow: 00:00:00.0100000 is not valid; it must be at least 100 ms.", all, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -95,5 +178,34 @@ public sealed class ServiceCollectionTests(RedisFixture redis)
         other.Reset();
         ICircuitBreaker first = one.GetRequiredService<ICircuitBreakerRegistry>().GetBreaker("billing");
         await Calls.Until(() => first.State == CircuitState.Closed, TimeSpan.FromSeconds(5), "a manual reset on two closes one");
+    }
+}
+
+/// <summary>Keeps every log record (category, level, exception) for assertions.</summary>
+internal sealed class CollectingLoggerFactory : Microsoft.Extensions.Logging.ILoggerFactory
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<(string Category, Microsoft.Extensions.Logging.LogLevel Level, Exception? Exception)> _records = new();
+
+    public IReadOnlyCollection<(string Category, Microsoft.Extensions.Logging.LogLevel Level, Exception? Exception)> Records => _records;
+
+    public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => new Logger(categoryName, _records);
+
+    public void AddProvider(Microsoft.Extensions.Logging.ILoggerProvider provider)
+    {
+    }
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(string category, System.Collections.Concurrent.ConcurrentQueue<(string, Microsoft.Extensions.Logging.LogLevel, Exception?)> records) : Microsoft.Extensions.Logging.ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            records.Enqueue((category, logLevel, exception));
     }
 }

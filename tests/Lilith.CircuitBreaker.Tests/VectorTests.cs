@@ -11,7 +11,39 @@ public sealed class VectorTests
         ["state"] = i => new BreakerKeys(i["prefix"]).State(i["breaker"]),
         ["probe"] = i => new BreakerKeys(i["prefix"]).Probe(i["breaker"]),
         ["changed-channel"] = i => new BreakerKeys(i["prefix"]).ChangedChannel(),
+        ["trips"] = i => new BreakerKeys(i["prefix"]).Trips(i["breaker"]),
+        ["members"] = i => new BreakerKeys(i["prefix"]).Members(i["breaker"]),
     });
+
+    [Fact]
+    public void The_quorum_requirement_matches_the_golden_vectors()
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(GoldenVectors.RepositoryRoot, "schema", "vectors", "circuit-breaker.json")));
+        int checkedCases = 0;
+        foreach (System.Text.Json.JsonElement v in doc.RootElement.GetProperty("quorum").EnumerateArray())
+        {
+            double fraction = v.GetProperty("fraction").GetDouble();
+            var quorum = new BreakerQuorum(v.GetProperty("instances").GetInt32(), fraction == 0 ? null : fraction, TimeSpan.FromSeconds(30));
+            Assert.Equal(v.GetProperty("required").GetInt32(), BreakerQuorumRule.Required(quorum, v.GetProperty("live").GetInt32()));
+            checkedCases++;
+        }
+
+        Assert.True(checkedCases >= 5, $"only {checkedCases} quorum vectors");
+    }
+
+    [Theory]
+    [InlineData("write-state", RedisBreakerStateStore.WriteStateScript)]
+    [InlineData("read-state", RedisBreakerStateStore.ReadStateScript)]
+    [InlineData("renew-probe", RedisBreakerStateStore.RenewProbeScript)]
+    [InlineData("report", RedisBreakerStateStore.ReportScript)]
+    public void Scripts_are_the_documents_Lua_verbatim(string heading, string script)
+    {
+        string document = File.ReadAllText(Path.Combine(GoldenVectors.RepositoryRoot, "schema", "circuit-breaker.md"));
+        System.Text.RegularExpressions.Match block = System.Text.RegularExpressions.Regex.Match(
+            document, $@"^### {System.Text.RegularExpressions.Regex.Escape(heading)}[^\n]*\n[\s\S]*?```lua\n([\s\S]*?)```", System.Text.RegularExpressions.RegexOptions.Multiline);
+        Assert.True(block.Success, $"schema/circuit-breaker.md has no Lua block under '### {heading}'");
+        Assert.Equal(block.Groups[1].Value.TrimEnd('\n'), script.ReplaceLineEndings("\n"));
+    }
 
     [Fact]
     public void Payloads_match_the_golden_vectors()

@@ -6,8 +6,16 @@ using BrokenCircuitException = Polly.CircuitBreaker.BrokenCircuitException;
 namespace Lilith.Conformance.Tests;
 
 /// <summary>schema/circuit-breaker.md from both sides: the shared state key and the changed channel.</summary>
-public sealed class BreakerConformanceTests(RedisFixture redis) : ConformanceScenario(redis)
+public sealed class BreakerConformanceTests(RedisFixture redis) : ConformanceScenario(redis), IAsyncDisposable
 {
+    public async ValueTask DisposeAsync()
+    {
+        foreach (IBreakerStateStore store in _stores)
+        {
+            await store.DisposeAsync();
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Sibling.Languages), MemberType = typeof(Sibling))]
     public async Task CSharp_opens_the_breaker_and_the_sibling_sees_it_open_then_closed(string language)
@@ -53,7 +61,80 @@ public sealed class BreakerConformanceTests(RedisFixture redis) : ConformanceSce
         Assert.Equal(1, (await Succeed(pipeline)).Result);
     }
 
-    private static (ResiliencePipeline Pipeline, CircuitBreakerControl Control) Breaker(IBreakerStateStore store)
+    [Theory]
+    [MemberData(nameof(Sibling.Languages), MemberType = typeof(Sibling))]
+    public async Task Quorum_of_two_in_three_a_lone_sibling_trip_opens_no_one_else_and_a_CSharp_trip_then_opens_all(string language)
+    {
+        Sibling sibling = await SiblingAsync(language);
+        var (a, b) = await QuorumPairAsync(sibling);
+
+        JsonElement lone = await sibling.RunAsync("breaker-report", [.. QuorumArguments, "--instance", $"{language}-1", "--kind", "trip"]);
+        Assert.Equal((false, 1, 2), (lone.GetProperty("opened").GetBoolean(), lone.GetProperty("trips").GetInt32(), lone.GetProperty("required").GetInt32()));
+        Assert.Null(await a.Store.ReadAsync("postgres", Ct));
+        Assert.Equal((CircuitState.Closed, CircuitState.Closed), (a.Control.State, b.Control.State));
+
+        await Fail(a.Pipeline);
+        await Fail(a.Pipeline);
+        Assert.Equal(CircuitState.Open, a.Control.State);
+        await Eventually.TrueAsync(() => b.Control.State == CircuitState.Open, "the other C# instance opens with the quorum");
+        JsonElement open = await sibling.RunAsync("breaker-wait", "--breaker", "postgres", "--state", "open", "--timeout-ms", "10000");
+        Assert.Equal(("open", "dotnet-a", 30_000), (open.GetProperty("state").GetString(), open.GetProperty("instance").GetString(), open.GetProperty("breakDurationMs").GetInt32()));
+        Assert.IsType<BrokenCircuitException>((await Succeed(b.Pipeline)).Exception);
+    }
+
+    [Theory]
+    [MemberData(nameof(Sibling.Languages), MemberType = typeof(Sibling))]
+    public async Task Quorum_of_two_in_three_a_lone_CSharp_trip_opens_only_itself_and_the_siblings_trip_completes_the_quorum(string language)
+    {
+        Sibling sibling = await SiblingAsync(language);
+        var (a, b) = await QuorumPairAsync(sibling);
+
+        await Fail(a.Pipeline);
+        await Fail(a.Pipeline);
+        Assert.Equal(CircuitState.Open, a.Control.State);
+        JsonElement alive = await sibling.RunAsync("breaker-report", [.. QuorumArguments, "--instance", $"{language}-1", "--kind", "alive"]);
+        await Eventually.TrueAsync(
+            async () => (await sibling.RunAsync("breaker-report", [.. QuorumArguments, "--instance", $"{language}-1", "--kind", "alive"])).GetProperty("trips").GetInt32() == 1,
+            "the C# trip is counted");
+        Assert.False(alive.GetProperty("opened").GetBoolean());
+        Assert.Null(await b.Store.ReadAsync("postgres", Ct));
+        Assert.Equal(CircuitState.Closed, b.Control.State);
+        Assert.Equal(1, (await Succeed(b.Pipeline)).Result);
+
+        JsonElement quorum = await sibling.RunAsync("breaker-report", [.. QuorumArguments, "--instance", $"{language}-1", "--kind", "trip"]);
+        Assert.Equal((true, 2), (quorum.GetProperty("opened").GetBoolean(), quorum.GetProperty("trips").GetInt32()));
+        await Eventually.TrueAsync(() => b.Control.State == CircuitState.Open, "the other C# instance opens on the sibling's quorum trip");
+        BreakerStateSnapshot? shared = await b.Store.ReadAsync("postgres", Ct);
+        Assert.Equal((CircuitState.Open, $"{language}-1"), (shared!.State, shared.Instance));
+        Assert.Equal(CircuitState.Open, a.Control.State);
+    }
+
+    private static readonly string[] QuorumArguments = ["--breaker", "postgres", "--quorum", "2", "--window-ms", "30000", "--break-ms", "30000", "--opens", "1"];
+
+    private async Task<((ResiliencePipeline Pipeline, CircuitBreakerControl Control, IBreakerStateStore Store) A, (ResiliencePipeline Pipeline, CircuitBreakerControl Control, IBreakerStateStore Store) B)> QuorumPairAsync(Sibling sibling)
+    {
+        IBreakerStateStore storeA = Own(BreakerStateStore.CreateRedis(await Redis.NewConnectionAsync(), sibling.Prefix, "dotnet-a"));
+        IBreakerStateStore storeB = Own(BreakerStateStore.CreateRedis(await Redis.NewConnectionAsync(), sibling.Prefix, "dotnet-b"));
+        var a = Breaker(storeA, BreakerFleetPolicy.Quorum);
+        var b = Breaker(storeB, BreakerFleetPolicy.Quorum);
+
+        // Both must be listening before the quorum can open them: two subscribers on the prefix's channel.
+        StackExchange.Redis.IDatabase db = (await Redis.ConnectionAsync()).GetDatabase();
+        await Eventually.TrueAsync(
+            async () => (long)((StackExchange.Redis.RedisResult[])(await db.ExecuteAsync("PUBSUB", "NUMSUB", $"{sibling.Prefix}:breaker:changed"))!)[1] >= 2,
+            "both C# instances subscribe to the changed channel");
+        return ((a.Pipeline, a.Control, storeA), (b.Pipeline, b.Control, storeB));
+    }
+
+    private IBreakerStateStore Own(IBreakerStateStore store)
+    {
+        _stores.Add(store);
+        return store;
+    }
+
+    private readonly List<IBreakerStateStore> _stores = [];
+
+    private static (ResiliencePipeline Pipeline, CircuitBreakerControl Control) Breaker(IBreakerStateStore store, BreakerFleetPolicy policy = BreakerFleetPolicy.AnyInstance)
     {
         var control = new CircuitBreakerControl();
         ResiliencePipeline pipeline = new ResiliencePipelineBuilder().AddLilithCircuitBreaker(new LilithCircuitBreakerOptions
@@ -63,6 +144,9 @@ public sealed class BreakerConformanceTests(RedisFixture redis) : ConformanceSce
             BreakDuration = TimeSpan.FromSeconds(30),
             StateStore = store,
             Control = control,
+            FleetPolicy = policy,
+            QuorumInstances = 2,
+            QuorumWindow = TimeSpan.FromSeconds(30),
         }).Build();
         return (pipeline, control);
     }

@@ -16,7 +16,7 @@ const { values: o } = parseArgs({
   args: rest,
   options: Object.fromEntries(['url', 'prefix', 'env', 'file', 'host', 'port', 'service', 'ttl', 'token', 'id', 'zone', 'tags', 'version',
     'count', 'timeout-ms', 'name', 'wait-ms', 'breaker', 'state', 'break-ms', 'opens', 'instance', 'stream', 'type', 'source',
-    'subject', 'data', 'group', 'consumer', 'max-poll-ms'].map((n) => [n, { type: 'string' }])),
+    'subject', 'data', 'group', 'consumer', 'max-poll-ms', 'kind', 'quorum', 'fraction', 'window-ms'].map((n) => [n, { type: 'string' }])),
 });
 const int = (name, fallback) => (o[name] === undefined ? fallback : Number.parseInt(o[name], 10));
 const prefix = o.prefix ?? 'lilith';
@@ -45,6 +45,11 @@ const commands = {
   'breaker-read': () => breaker.read(redis, prefix, o.breaker),
   'breaker-wait': () => breaker.waitFor(redis, prefix, o.breaker, o.state, int('timeout-ms', 10000)),
   'breaker-probe': () => breaker.tryProbe(redis, prefix, o.breaker, o.instance, int('ttl', 10000)),
+  'breaker-renew-probe': () => breaker.renewProbe(redis, prefix, o.breaker, o.instance, int('ttl', 10000)),
+  'breaker-report': () => breaker.report(redis, prefix, o.breaker, {
+    instance: o.instance, kind: o.kind, instances: int('quorum', 2), fraction: Number(o.fraction ?? 0), windowMs: int('window-ms', 60000),
+    breakDurationMs: int('break-ms', 30000), opens: int('opens', 1),
+  }),
   'events-publish': () => events.publish(redis, prefix, o.stream, { id: o.id, source: o.source, type: o.type, subject: o.subject, data: o.data === undefined ? undefined : JSON.parse(o.data) }),
   'events-consume': () => events.consume(redis, prefix, o.stream, o.group, o.consumer ?? `node-${process.pid}`, int('count', 1), int('timeout-ms', 10000)),
   'events-pending': () => events.pending(redis, prefix, o.stream, o.group),

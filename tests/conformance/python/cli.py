@@ -15,7 +15,7 @@ from lilith_schema import addresses, breaker, discovery, events, lock
 
 OPTIONS = ["url", "prefix", "env", "file", "host", "port", "service", "ttl", "token", "id", "zone", "tags", "version", "count",
            "timeout-ms", "name", "wait-ms", "breaker", "state", "break-ms", "opens", "instance", "stream", "type", "source",
-           "subject", "data", "group", "consumer", "max-poll-ms"]
+           "subject", "data", "group", "consumer", "max-poll-ms", "kind", "quorum", "fraction", "window-ms"]
 parser = argparse.ArgumentParser(prog="cli.py")
 parser.add_argument("command", nargs="?", default="")
 for option in OPTIONS:
@@ -60,6 +60,9 @@ COMMANDS = {
     "breaker-read": lambda: breaker.read(r, prefix, o["breaker"]),
     "breaker-wait": lambda: breaker.wait_for(r, prefix, o["breaker"], o["state"], num("timeout-ms", 10000)),
     "breaker-probe": lambda: breaker.try_probe(r, prefix, o["breaker"], o["instance"], num("ttl", 10000)),
+    "breaker-renew-probe": lambda: breaker.renew_probe(r, prefix, o["breaker"], o["instance"], num("ttl", 10000)),
+    "breaker-report": lambda: breaker.report(r, prefix, o["breaker"], o["instance"], o["kind"], num("quorum", 2), num("window-ms", 60000),
+                                             float(o["fraction"] or 0), num("break-ms", 30000), num("opens", 1)),
     "events-publish": lambda: events.publish(r, prefix, o["stream"], o["source"], o["type"], o["id"], o["subject"],
                                              None if o["data"] is None else json.loads(o["data"])),
     "events-consume": lambda: events.consume(r, prefix, o["stream"], o["group"], o["consumer"] or f"python-{os.getpid()}",

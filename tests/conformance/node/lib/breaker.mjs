@@ -6,11 +6,17 @@ const C = 'circuit-breaker';
 const STATES = ['closed', 'open', 'half-open', 'isolated'];
 export const DEFAULT_STATE_TTL_MS = 3_600_000;
 
-/** write-state: the payload in two halves around changedAt, which the script fills from the Redis clock. */
-export async function write(redis, prefix, breaker, { state, breakDurationMs, opens, instance, releaseProbe = false, stateTtlMs = DEFAULT_STATE_TTL_MS }) {
+/** The state payload in two halves around changedAt, which the scripts fill from the Redis clock. */
+function halves(breaker, { state, breakDurationMs, opens, instance }) {
   if (!STATES.includes(state)) throw new Error(`unknown breaker state '${state}'`);
   const head = `{"v":1,"breaker":${JSON.stringify(breaker)},"state":${JSON.stringify(state)},"changedAt":`;
   const tail = JSON.stringify({ ...(state === 'open' && { breakDurationMs }), opens, ...(instance != null && { instance }) }).replace(/^\{/, ',');
+  return [head, tail];
+}
+
+/** write-state: the payload in two halves around changedAt, which the script fills from the Redis clock. */
+export async function write(redis, prefix, breaker, { state, breakDurationMs, opens, instance, releaseProbe = false, stateTtlMs = DEFAULT_STATE_TTL_MS }) {
+  const [head, tail] = halves(breaker, { state, breakDurationMs, opens, instance });
   const ttl = stateTtlMs + (state === 'open' ? breakDurationMs : 0);
   const changedAt = await run(redis, script(DOC, 'write-state'),
     [key(C, 'state', { prefix, breaker }), key(C, 'probe', { prefix, breaker })],
@@ -49,4 +55,22 @@ export async function waitFor(redis, prefix, breaker, state, timeoutMs) {
 
 export async function tryProbe(redis, prefix, breaker, instance, leaseMs) {
   return { probe: (await redis.set(key(C, 'probe', { prefix, breaker }), instance, 'PX', leaseMs, 'NX')) === 'OK' };
+}
+
+/** renew-probe: extends the lease only for its holder. */
+export async function renewProbe(redis, prefix, breaker, instance, leaseMs) {
+  return { renewed: (await run(redis, script(DOC, 'renew-probe'), [key(C, 'probe', { prefix, breaker })], [instance, leaseMs])) === 1 };
+}
+
+/**
+ * report: a quorum report (alive, trip or recover). A trip sends the open state it would write; the script writes and
+ * announces it when this trip completes the quorum of max(instances, ceil(fraction * live)) distinct trips within the window.
+ */
+export async function report(redis, prefix, breaker, { instance, kind, instances, fraction = 0, windowMs, breakDurationMs, opens = 1, stateTtlMs = DEFAULT_STATE_TTL_MS }) {
+  if (!['alive', 'trip', 'recover'].includes(kind)) throw new Error(`unknown report kind '${kind}'`);
+  const [head, tail] = kind === 'trip' ? halves(breaker, { state: 'open', breakDurationMs, opens, instance }) : ['', ''];
+  const [opened, trips, required, now] = await run(redis, script(DOC, 'report'),
+    [key(C, 'trips', { prefix, breaker }), key(C, 'members', { prefix, breaker }), key(C, 'state', { prefix, breaker })],
+    [instance, kind, windowMs, instances, fraction, head, tail, kind === 'trip' ? stateTtlMs + breakDurationMs : 0, key(C, 'changed-channel', { prefix })]);
+  return { opened: opened === 1, trips, required, reportedAt: now };
 }
