@@ -23,7 +23,7 @@ internal static class BreakerStatePayload
     public static string Write(BreakerStateSnapshot s)
     {
         var buffer = new ArrayBufferWriter<byte>(192);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, WireJson.WriterOptions))
         {
             w.WriteStartObject();
             w.WriteNumber("v", KeySchema.Version);

@@ -55,6 +55,7 @@ public sealed class VectorTests
             ["state-half-open"] = RoundTrip,
             ["state-closed"] = RoundTrip,
             ["state-isolated"] = RoundTrip,
+            ["state-non-ascii"] = RoundTrip,
         });
     }
 
