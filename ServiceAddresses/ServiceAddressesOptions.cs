@@ -34,8 +34,13 @@ public sealed class ServiceAddressesOptions
     /// </summary>
     public IDictionary<string, ServiceOverride> Overrides { get; } = new Dictionary<string, ServiceOverride>(StringComparer.Ordinal);
 
-    /// <summary>The store for published registries and port claims.</summary>
-    public ServiceAddressesBackend Backend { get; set; } = ServiceAddressesBackend.InMemory;
+    /// <summary>
+    /// The store for published registries and port claims. Null (the default): Redis when <see cref="ConnectionString"/>
+    /// is set or an <c>IConnectionMultiplexer</c> is registered; with neither, resolving the store fails and says how to
+    /// choose. In-memory only when set to <see cref="ServiceAddressesBackend.InMemory"/>: a claim there is seen by this
+    /// process alone. The registry itself (<see cref="IServiceAddresses"/>) needs no store.
+    /// </summary>
+    public ServiceAddressesBackend? Backend { get; set; }
 
     /// <summary>Redis connection string (<c>redis://host:6379</c> or a StackExchange.Redis string); null uses the registered IConnectionMultiplexer.</summary>
     public string? ConnectionString { get; set; }

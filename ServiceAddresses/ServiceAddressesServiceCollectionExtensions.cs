@@ -87,10 +87,16 @@ public static class ServiceAddressesServiceCollectionExtensions
             ServiceAddressesOptions options = sp.GetRequiredService<IOptions<ServiceAddressesOptions>>().Value;
             var claims = new ClaimPolicy(options.ClaimTtl, options.AutoRenewClaims, sp.GetRequiredService<TimeProvider>());
             ILogger logger = sp.GetService<ILoggerFactory>()?.CreateLogger("Lilith.ServiceAddresses") ?? NullLogger.Instance;
-            return options.Backend == ServiceAddressesBackend.Redis
-                ? new RedisServiceAddressStore(
-                    RedisConnectionSource.Resolve(sp, options.ConnectionString, ServiceAddressesTelemetry.Name), options.KeyPrefix, claims, logger)
-                : new InMemoryServiceAddressStore(claims, logger);
+            bool? askedForRedis = options.Backend is { } backend ? backend == ServiceAddressesBackend.Redis : null;
+            if (!BackendChoice.UseRedis(sp, askedForRedis, options.ConnectionString, "ServiceAddresses:Backend"))
+            {
+                BackendChoice.LogInMemory(logger, ServiceAddressesTelemetry.Name);
+                return new InMemoryServiceAddressStore(claims, logger);
+            }
+
+            RedisConnectionSource connection = RedisConnectionSource.Resolve(sp, options.ConnectionString, ServiceAddressesTelemetry.Name);
+            BackendChoice.LogRedis(logger, ServiceAddressesTelemetry.Name, connection.Description);
+            return new RedisServiceAddressStore(connection, options.KeyPrefix, claims, logger);
         });
         return services;
     }

@@ -122,7 +122,7 @@ internal sealed class ServiceAddressesOptionsValidator : IValidateOptions<Servic
             failures.Add($"ServiceAddresses:ClaimTtl: {options.ClaimTtl} must be positive");
         }
 
-        if (!Enum.IsDefined(options.Backend))
+        if (options.Backend is { } backend && !Enum.IsDefined(backend))
         {
             failures.Add($"ServiceAddresses:Backend: {options.Backend} is not InMemory or Redis");
         }

@@ -137,6 +137,41 @@ public sealed class DependencyInjectionTests(RedisFixture redis)
     }
 
     [Fact]
+    public async Task A_registered_multiplexer_and_no_backend_option_give_the_redis_backend()
+    {
+        string prefix = RedisFixture.NewPrefix();
+        HostApplicationBuilder builder = NewBuilder();
+        builder.Services.AddSingleton(await redis.ConnectionAsync());
+        builder.Services.AddServiceAddresses(TestRegistries.Path("fleet.yaml"), o =>
+        {
+            o.KeyPrefix = prefix;
+            o.Environment = "development";
+        });
+        using IHost host = builder.Build();
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        IServiceAddressStore store = host.Services.GetRequiredService<IServiceAddressStore>();
+        await store.PublishAsync(host.Services.GetRequiredService<IServiceAddresses>(), TestContext.Current.CancellationToken);
+        IDatabase db = (await redis.ConnectionAsync()).GetDatabase();
+        Assert.True(await db.KeyExistsAsync($"{prefix}:addresses:{{development}}:registry"), "the store ran in memory although Redis was configured");
+    }
+
+    [Fact]
+    public void With_no_connection_and_no_backend_the_store_is_refused_naming_the_option_but_the_registry_works()
+    {
+        HostApplicationBuilder builder = NewBuilder();
+        builder.Services.AddServiceAddresses(TestRegistries.Path("fleet.yaml"), o => o.Environment = "production");
+        using IHost host = builder.Build();
+        Assert.Equal(80, host.Services.GetRequiredService<IServiceAddresses>().GetPort("api-gateway"));
+        InvalidOperationException refused = Assert.Throws<InvalidOperationException>(() => host.Services.GetRequiredService<IServiceAddressStore>());
+        Assert.StartsWith("ServiceAddresses:Backend: no backend is chosen and no Redis connection is configured.", refused.Message, StringComparison.Ordinal);
+
+        HostApplicationBuilder inMemory = NewBuilder();
+        inMemory.Services.AddServiceAddresses(TestRegistries.Path("fleet.yaml"), o => o.Backend = ServiceAddressesBackend.InMemory);
+        using IHost asked = inMemory.Build();
+        Assert.NotNull(asked.Services.GetRequiredService<IServiceAddressStore>());
+    }
+
+    [Fact]
     public async Task Service_discovery_resolves_http_api_gateway_from_this_package()
     {
         HostApplicationBuilder builder = NewBuilder();
