@@ -24,7 +24,7 @@ public sealed class ServiceCollectionTests(RedisFixture redis)
         Assert.Same(locks, provider.GetRequiredService<IDistributedSemaphoreProvider>());
         Assert.Same(locks, provider.GetRequiredService<IDistributedReaderWriterLockProvider>());
         await using IDistributedLockHandle handle = await locks.AcquireAsync("di", TimeSpan.Zero, cancellationToken: Ct);
-        Assert.Equal(1, handle.FencingToken);
+        Assert.True(handle.FencingToken > 0);
     }
 
     [Fact]
@@ -60,7 +60,7 @@ public sealed class ServiceCollectionTests(RedisFixture redis)
         await using ServiceProvider provider = services.BuildServiceProvider();
 
         await using IDistributedLockHandle handle = await provider.GetRequiredService<IDistributedLockProvider>().AcquireAsync("by-string", TimeSpan.Zero, cancellationToken: Ct);
-        Assert.Equal(1, handle.FencingToken);
+        Assert.True(handle.FencingToken > 0);
     }
 
     [Theory]
