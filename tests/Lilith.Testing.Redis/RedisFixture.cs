@@ -122,6 +122,19 @@ public sealed class RedisFixture : IAsyncLifetime
         return Own(await RedisSentinelSet.StartAsync().ConfigureAwait(false));
     }
 
+    /// <summary>
+    /// A split-brain pair of the test's own (A master, B its replica, ready to be promoted while A still takes
+    /// writes), stopped with the fixture (skipped when <c>REDIS_URL</c> is set).
+    /// </summary>
+    public async Task<SplitBrain> StartOwnedSplitBrainAsync()
+    {
+        SkipWhenExternal("Split-brain tests start two servers of their own");
+        return Own(await SplitBrain.StartAsync(TestContext.Current.CancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>A <see cref="FaultProxy"/> in front of <paramref name="server"/>, stopped with the fixture.</summary>
+    public FaultProxy StartProxy(RedisServerProcess server) => Own(FaultProxy.Start(server));
+
     /// <summary>A TLS-only server of the test's own with <paramref name="tls"/>'s certificate, stopped with the fixture.</summary>
     public async Task<RedisServerProcess> StartOwnedTlsServerAsync(RedisTlsFiles tls, IReadOnlyList<string>? extraArguments = null)
     {
