@@ -96,6 +96,8 @@ internal sealed class InMemoryLockBackend : ILockBackend
 
     public bool IsUnavailable(Exception error) => false;
 
+    public bool MeansLeaseLost(Exception error) => false;
+
     public ValueTask DisposeAsync() => default;
 
     /// <summary>
@@ -270,17 +272,19 @@ internal sealed class InMemoryLockBackend : ILockBackend
             }
         }
 
-        /// <summary>The fencing token of a grant, as the scripts compute it: max(last + 1, clock ms x 1024).</summary>
+        /// <summary>The fencing token of a grant, as the scripts compute it: max(last + 1, clock in microseconds).</summary>
         public long NextToken(string fenceKey)
         {
-            long token = Math.Max(Fences.GetValueOrDefault(fenceKey) + 1, Time.GetUtcNow().ToUnixTimeMilliseconds() * 1024);
+            long token = Math.Max(Fences.GetValueOrDefault(fenceKey) + 1, UnixMicroseconds());
             Fences[fenceKey] = token;
             return token;
         }
 
         /// <summary>A read grant's token, as the rw read acquire script computes it: the fence, set from the clock when absent.</summary>
         public long ReadToken(string fenceKey) =>
-            Fences.TryGetValue(fenceKey, out long token) ? token : Fences[fenceKey] = Time.GetUtcNow().ToUnixTimeMilliseconds() * 1024;
+            Fences.TryGetValue(fenceKey, out long token) ? token : Fences[fenceKey] = UnixMicroseconds();
+
+        private long UnixMicroseconds() => (Time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks / 10;
 
         public long ExpiryAfter(TimeSpan ttl) => Time.GetTimestamp() + (long)(ttl.Ticks * (Time.TimestampFrequency / (double)TimeSpan.TicksPerSecond));
 

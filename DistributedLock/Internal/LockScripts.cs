@@ -5,11 +5,11 @@ internal static class LockScripts
 {
     /// <summary>
     /// The fencing token of a grant (schema/distributed-lock.md "The fencing token"), a fragment of every granting script:
-    /// never below the server clock's milliseconds x 1024 and always above the last token issued; the fence key lives
-    /// as long as the grant's lease (ARGV[2]). Expects the locals <c>now</c> (server ms) and <c>fence</c> (the fence key).
+    /// never below the server clock in microseconds and always above the last token issued; the fence key lives as
+    /// long as the grant's lease (ARGV[2]). Expects the locals <c>t</c> (TIME) and <c>fence</c> (the fence key).
     /// </summary>
     internal const string NextToken = """
-        local token = now * 1024
+        local token = tonumber(t[1]) * 1000000 + tonumber(t[2])
         local last = tonumber(redis.call('GET', fence))
         if last and last >= token then
           token = last + 1
@@ -135,7 +135,7 @@ internal static class ReaderWriterScripts
     /// KEYS[1] rw-readers, KEYS[2] rw-writer, KEYS[3] rw-writer-intent, KEYS[4] rw-fence; ARGV[1] holder token, ARGV[2] lease in ms.
     /// Returns {1, read token} when granted (also when ARGV[1] is already a live reader); {0, PTTL of the writer or of
     /// the writer intent} when a writer holds the lock or waits for it. The read token is rw-fence's value; when rw-fence
-    /// has expired (or never existed), the read sets it to the server ms x 1024 with its lease: at least every earlier
+    /// has expired (or never existed), the read sets it to the server clock in microseconds with its lease: at least every earlier
     /// write token, below every later one, shared by the readers that follow until the next write.
     /// </summary>
     public const string AcquireRead = $$"""
@@ -156,7 +156,7 @@ internal static class ReaderWriterScripts
         redis.call('PEXPIREAT', KEYS[1], tonumber(latest[2]))
         local token = tonumber(redis.call('GET', KEYS[4]))
         if not token then
-          token = now * 1024
+          token = tonumber(t[1]) * 1000000 + tonumber(t[2])
           redis.call('SET', KEYS[4], string.format('%.0f', token), 'PX', ARGV[2])
         end
         return {1, token}

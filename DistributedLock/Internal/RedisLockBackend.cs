@@ -119,6 +119,10 @@ internal sealed class RedisLockBackend : ILockBackend
         error is RedisConnectionException or RedisTimeoutException ||
         (error is RedisServerException server && (server.Message.StartsWith("LOADING", StringComparison.Ordinal) || server.Message.StartsWith("BUSY", StringComparison.Ordinal)));
 
+    // Redis 7 passes a script's error code through (READONLY ...); Redis 6.2 wraps it (ERR Error running script ... -READONLY ...).
+    public bool MeansLeaseLost(Exception error) =>
+        error is RedisServerException server && (HasCode(server.Message, "READONLY") || HasCode(server.Message, "MASTERDOWN"));
+
     // The views share the lock backend's connection; only the lock backend owns it.
     public ValueTask DisposeAsync() => _ownsConnection ? _connection.DisposeAsync() : default;
 
@@ -127,6 +131,9 @@ internal sealed class RedisLockBackend : ILockBackend
         evaluation.IsCompleted || !cancellationToken.CanBeCanceled
             ? new ValueTask<RedisResult>(evaluation)
             : new ValueTask<RedisResult>(TaskObservation.WaitAsync(evaluation, cancellationToken));
+
+    private static bool HasCode(string message, string code) =>
+        message.StartsWith(code, StringComparison.Ordinal) || message.Contains(" -" + code + " ", StringComparison.Ordinal);
 
     private static long Milliseconds(TimeSpan span) => (long)Math.Ceiling(span.TotalMilliseconds);
 

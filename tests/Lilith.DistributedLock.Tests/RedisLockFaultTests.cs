@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Lilith.DistributedLock.Internal;
 using StackExchange.Redis;
 
@@ -64,6 +65,113 @@ public sealed class RedisLockFaultTests(RedisFixture redis)
             Assert.Equal(0, (long)(await TryAsync(db, kind, Other, 30_000))[0]); // still exclusive for everyone else
         }
     }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task The_lost_signal_fires_before_another_client_can_be_granted_when_the_holders_network_hangs(string kind)
+    {
+        RedisServerProcess server = await redis.StartOwnedServerAsync();
+        FaultProxy proxy = redis.StartProxy(server);
+        await using IConnectionMultiplexer holderConnection = await RedisFixture.ConnectAsync(proxy.ConnectionString);
+        await using IConnectionMultiplexer otherConnection = await RedisFixture.ConnectAsync(server.ConnectionString);
+        LockProvider holders = RedisLockContractTests.Provider(holderConnection, _keys, Defaults);
+        LockProvider others = RedisLockContractTests.Provider(otherConnection, _keys, Defaults);
+
+        IDistributedLockHandle held = await AcquireAsync(holders, kind, "hung", TimeSpan.Zero, new LockAcquireOptions { Ttl = TimeSpan.FromSeconds(3) });
+        long lostAt = 0;
+        using CancellationTokenRegistration onLost = held.LostToken.Register(() => Volatile.Write(ref lostAt, Stopwatch.GetTimestamp()));
+        Assert.True(await Eventually.TrueWithinAsync(() => ((LockHandle)held).Renewals > 0, TimeSpan.FromSeconds(10)), "no renewal before the hang");
+
+        // The holder's network drops every byte from now on (sockets stay open); renewals go out and never come back.
+        proxy.Hang();
+        long grantSent;
+        while (true)
+        {
+            // One try at a time, each timestamped before it is sent: the grant happened after its try was sent.
+            grantSent = Stopwatch.GetTimestamp();
+            IDistributedLockHandle? next = await TryOnceAsync(others, kind, "hung");
+            if (next is not null)
+            {
+                await next.DisposeAsync();
+                break;
+            }
+
+            Assert.True(Stopwatch.GetElapsedTime(grantSent) < TimeSpan.FromSeconds(1));
+            await Task.Delay(TimeSpan.FromMilliseconds(1), Ct);
+        }
+
+        long lost = Volatile.Read(ref lostAt);
+        Assert.True(lost != 0 && lost < grantSent,
+            lost == 0 ? "LostToken had not fired when another client was granted the lock"
+                      : $"LostToken fired {Stopwatch.GetElapsedTime(grantSent, lost).TotalMilliseconds:0.#} ms after the try that got another client the lock was sent");
+    }
+
+    [Fact]
+    public async Task Fencing_tokens_grow_across_a_restart_without_persistence()
+    {
+        RedisServerProcess server = await redis.StartOwnedServerAsync();
+        await using IConnectionMultiplexer connection = await RedisFixture.ConnectAsync(server.ConnectionString);
+        LockProvider locks = RedisLockContractTests.Provider(connection, _keys, Defaults);
+        long before = await GrantAsync(locks, "restarted");
+        long before2 = await GrantAsync(locks, "restarted");
+        Assert.True(before2 > before);
+
+        await server.RestartAsync(Ct); // no save, no AOF: the fence is gone
+        Assert.True(await Eventually.TrueWithinAsync(() => connection.IsConnected, TimeSpan.FromSeconds(15)));
+        long after = await GrantAsync(locks, "restarted");
+        Assert.True(after > before2, $"token {after} after the restart, {before2} before it");
+    }
+
+    [Fact]
+    public async Task In_a_split_brain_a_later_grant_never_gets_a_smaller_token_and_a_demoted_masters_holder_is_told_it_lost()
+    {
+        SplitBrain pair = await redis.StartOwnedSplitBrainAsync();
+        await using IConnectionMultiplexer onOld = await RedisFixture.ConnectAsync(pair.OldMaster.ConnectionString);
+        await using IConnectionMultiplexer onNew = await RedisFixture.ConnectAsync(pair.NewMaster.ConnectionString);
+        LockProvider oldSide = RedisLockContractTests.Provider(onOld, _keys, Defaults);
+        LockProvider newSide = RedisLockContractTests.Provider(onNew, _keys, Defaults);
+        IDistributedLockHandle heldOnOld = await oldSide.AcquireAsync("held", TimeSpan.Zero, new LockAcquireOptions { Ttl = TimeSpan.FromSeconds(30), AutoRenew = false }, Ct);
+        var tokens = new List<(string Side, long Token)>();
+        for (int i = 0; i < 3; i++)
+        {
+            tokens.Add(("A", await GrantAsync(oldSide, "split")));
+        }
+
+        // B is promoted while A still takes writes: both grant the name, one after the other in real time.
+        await pair.PromoteAsync(Ct);
+        await onNew.ConfigureAsync();
+        for (int i = 0; i < 6; i++)
+        {
+            tokens.Add(i % 2 == 0 ? ("A", await GrantAsync(oldSide, "split")) : ("B", await GrantAsync(newSide, "split")));
+        }
+
+        // A holder granted on A before the promotion (so B and, after the resync, A still hold its key) when A is demoted:
+        // its renewal meets READONLY, which means the lease is lost (not a transient error to retry until the lease ends).
+        await pair.DemoteOldMasterAsync(Ct);
+        Assert.False(await heldOnOld.ExtendAsync(Ct));
+        Assert.True(heldOnOld.LostToken.IsCancellationRequested);
+
+        // After A resynced from B, B's grants still come after every token issued on either side.
+        tokens.Add(("B", await GrantAsync(newSide, "split")));
+        for (int i = 1; i < tokens.Count; i++)
+        {
+            Assert.True(tokens[i].Token > tokens[i - 1].Token,
+                $"grant {i} on {tokens[i].Side} got token {tokens[i].Token} after {tokens[i - 1].Token} on {tokens[i - 1].Side}: {string.Join(", ", tokens)}");
+        }
+    }
+
+    private static async Task<long> GrantAsync(LockProvider locks, string name)
+    {
+        await using IDistributedLockHandle handle = await locks.AcquireAsync(name, TimeSpan.FromSeconds(5), cancellationToken: Ct);
+        return handle.FencingToken;
+    }
+
+    private static async Task<IDistributedLockHandle?> TryOnceAsync(LockProvider locks, string kind, string name) => kind switch
+    {
+        "lock" => await locks.TryAcquireAsync(name, TimeSpan.Zero, cancellationToken: Ct),
+        "semaphore" => await locks.TryAcquireSemaphoreAsync(name, 1, TimeSpan.Zero, cancellationToken: Ct),
+        _ => await locks.TryAcquireWriteLockAsync(name, TimeSpan.Zero, cancellationToken: Ct),
+    };
 
     private async Task<RedisResult[]> TryAsync(IDatabase db, string kind, string holder, long leaseMs)
     {
