@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Lilith.DistributedLock.Internal;
+using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 
 namespace Lilith.DistributedLock.Tests;
@@ -158,6 +159,29 @@ public sealed class RedisLockFaultTests(RedisFixture redis)
             Assert.True(tokens[i].Token > tokens[i - 1].Token,
                 $"grant {i} on {tokens[i].Side} got token {tokens[i].Token} after {tokens[i - 1].Token} on {tokens[i - 1].Side}: {string.Join(", ", tokens)}");
         }
+    }
+
+    [Fact]
+    public async Task With_replica_acknowledgements_a_grant_is_handed_out_only_once_a_replica_holds_it()
+    {
+        var oneReplica = new ReplicaAcknowledgement(1, TimeSpan.FromMilliseconds(300));
+        SplitBrain pair = await redis.StartOwnedSplitBrainAsync(); // B replicates A
+        await using IConnectionMultiplexer onMaster = await RedisFixture.ConnectAsync(pair.OldMaster.ConnectionString);
+        var replicated = new LockProvider(RedisLockBackend.On(onMaster, _keys, oneReplica), Defaults, TimeProvider.System, NullLogger.Instance);
+        await using (IDistributedLockHandle held = await replicated.AcquireAsync("acked", TimeSpan.FromSeconds(5), cancellationToken: Ct))
+        {
+            Assert.Equal(":1", await RedisFaults.CommandAsync(pair.NewMaster.Port, Ct, "EXISTS", _keys.Lock("acked")));
+            Assert.True(await held.ExtendAsync(Ct));
+        }
+
+        // A master without a replica cannot confirm: the acquire fails clearly at its timeout and leaves no grant behind.
+        RedisServerProcess alone = await redis.StartOwnedServerAsync();
+        await using IConnectionMultiplexer onAlone = await RedisFixture.ConnectAsync(alone.ConnectionString);
+        var unconfirmed = new LockProvider(RedisLockBackend.On(onAlone, _keys, oneReplica), Defaults, TimeProvider.System, NullLogger.Instance);
+        DistributedLockException error = await Assert.ThrowsAsync<DistributedLockException>(() => unconfirmed.AcquireAsync("acked", TimeSpan.FromSeconds(1), cancellationToken: Ct).AsTask());
+        Assert.Contains("0 of 1 replicas", error.Message, StringComparison.Ordinal);
+        IDatabase aloneDb = onAlone.GetDatabase();
+        Assert.True(await Eventually.TrueWithinAsync(() => !aloneDb.KeyExists(_keys.Lock("acked")), TimeSpan.FromSeconds(10)), "the unconfirmed grant was left behind");
     }
 
     private static async Task<long> GrantAsync(LockProvider locks, string name)
