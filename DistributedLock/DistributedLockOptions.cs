@@ -26,4 +26,16 @@ public sealed class DistributedLockOptions
     /// default 500 ms. Waiters also try again as soon as the holder's remaining lease runs out.
     /// </summary>
     public TimeSpan MaxPollInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// How many replicas must confirm each grant and each renewal (Redis <c>WAIT</c> on the master that took it) before it
+    /// counts; 0 (default) counts the master's reply. With 1 or more, a grant is handed out, and a lease extended in the
+    /// holder's view, only once that many replicas hold it, so a replica among them that is promoted refuses other
+    /// acquirers until the lease ends. A grant that is not confirmed in time is released and the acquire tries again
+    /// until its timeout; a renewal that is not confirmed counts as not answered.
+    /// </summary>
+    public int ReplicaAcknowledgements { get; set; }
+
+    /// <summary>How long a grant or renewal waits for <see cref="ReplicaAcknowledgements"/>. Default 1 s.</summary>
+    public TimeSpan ReplicaAcknowledgementTimeout { get; set; } = TimeSpan.FromSeconds(1);
 }

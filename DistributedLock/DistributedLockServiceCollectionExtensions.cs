@@ -61,7 +61,7 @@ public static class DistributedLockServiceCollectionExtensions
         TimeProvider time = services.GetRequiredService<TimeProvider>();
         ILogger logger = services.GetService<ILoggerFactory>()?.CreateLogger(DistributedLockDefaults.PackageName) ?? NullLogger.Instance;
         ILockBackend backend = options.Backend == DistributedLockBackend.Redis
-            ? new RedisLockBackend(RedisConnectionSource.Resolve(services, options.ConnectionString, DistributedLockDefaults.PackageName), new LockKeys(options.KeyPrefix))
+            ? new RedisLockBackend(RedisConnectionSource.Resolve(services, options.ConnectionString, DistributedLockDefaults.PackageName), new LockKeys(options.KeyPrefix), new ReplicaAcknowledgement(options.ReplicaAcknowledgements, options.ReplicaAcknowledgementTimeout))
             : new InMemoryLockBackend(time);
         return new LockProvider(backend, LockProviderSettings.From(options), time, logger);
     }

@@ -10,18 +10,22 @@ public interface IDistributedLockHandle : IAsyncDisposable
     string Name { get; }
 
     /// <summary>
-    /// The fencing token of this grant: strictly larger than the token of every earlier grant of the same
-    /// lock name. Pass it to the storage you protect so that it can refuse writes from a holder whose
-    /// lease has already ended (a write carrying a smaller token than the last one seen is stale).
-    /// A read grant of a reader-writer lock carries the token of the last write grant before it instead (0 when
-    /// there was none), see <see cref="IDistributedReaderWriterLockProvider"/>.
+    /// The fencing token of this grant: larger than the token of every earlier grant of the same lock name,
+    /// <c>max(last + 1, the Redis server clock in microseconds)</c>, so also after a restart without persistence and
+    /// on a promoted replica (given server clocks closer than the time between two grants; schema/distributed-lock.md).
+    /// Pass it to the storage you protect so that it can refuse writes from a holder whose lease has already ended (a
+    /// write carrying a smaller token than the last one seen is stale). A read grant of a reader-writer lock carries the
+    /// token of the last write grant before it instead, see <see cref="IDistributedReaderWriterLockProvider"/>.
     /// </summary>
     long FencingToken { get; }
 
     /// <summary>
     /// Fires when this holder no longer holds the lock: renewal found the lock gone or taken by another
-    /// holder, or could not reach the backend before the lease ran out, or (without auto-renewal) the lease
-    /// ran out. It does not fire on a normal release.
+    /// holder, or the server answered that it no longer takes writes (<c>READONLY</c>, <c>MASTERDOWN</c>), or the
+    /// backend could not be reached before the lease ran out, or (without auto-renewal) the lease ran out. The lease is
+    /// counted from when the last successful renewal was sent, minus a twentieth of it for clock drift, so this fires
+    /// before the backend can grant the lock to anyone else, even while a renewal is in flight. It does not fire on a
+    /// normal release.
     /// </summary>
     CancellationToken LostToken { get; }
 

@@ -7,9 +7,10 @@ namespace Lilith.DistributedLock;
 /// (<see cref="IDistributedLockProvider"/>).
 /// </summary>
 /// <remarks>
-/// Fencing tokens: every write grant takes the next value of the name's counter, so write tokens are strictly
-/// increasing. A read grant takes no new value: its <see cref="IDistributedLockHandle.FencingToken"/> is the token of
-/// the last write grant before it (0 when there was none), shared by the readers of that interval. A storage that
+/// Fencing tokens: every write grant gets a token larger than every earlier one (the lock's rule), so write tokens are
+/// strictly increasing. A read grant takes no new value: its <see cref="IDistributedLockHandle.FencingToken"/> is the
+/// token of the last write grant before it (or, once that has expired with its lease, a value from the server clock
+/// between the earlier and the later write tokens), shared by the readers of that interval. A storage that
 /// keeps the largest write token it has seen can thus tell a reader that a write has happened since its grant.
 /// </remarks>
 /// <example>

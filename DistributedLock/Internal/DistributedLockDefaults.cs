@@ -34,6 +34,13 @@ internal static class DistributedLockDefaults
     public static TimeSpan IntentLease(TimeSpan maxPollInterval) =>
         maxPollInterval * 3 > TimeSpan.FromSeconds(1) ? maxPollInterval * 3 : TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How much earlier than Redis a holder considers its lease ended: a twentieth of the lease, for clock drift between
+    /// the client and Redis and for a timer that fires late on a loaded machine. The lost signal fires at
+    /// (last successful renewal sent) + lease - this, so it comes before Redis can expire the key.
+    /// </summary>
+    public static TimeSpan SafetyMargin(TimeSpan ttl) => ttl / 20;
+
     /// <summary>Renewal happens every TTL / this.</summary>
     public const int RenewalDivisor = 3;
 }

@@ -34,6 +34,16 @@ internal sealed class DistributedLockOptionsValidator : IValidateOptions<Distrib
             failures.Add($"{nameof(DistributedLockOptions.MaxPollInterval)}: {options.MaxPollInterval} is outside 00:00:00.001 .. 00:01:00.");
         }
 
+        if (options.ReplicaAcknowledgements < 0)
+        {
+            failures.Add($"{nameof(DistributedLockOptions.ReplicaAcknowledgements)}: {options.ReplicaAcknowledgements} must not be negative.");
+        }
+
+        if (options.ReplicaAcknowledgementTimeout < TimeSpan.FromMilliseconds(1) || options.ReplicaAcknowledgementTimeout > TimeSpan.FromMinutes(1))
+        {
+            failures.Add($"{nameof(DistributedLockOptions.ReplicaAcknowledgementTimeout)}: {options.ReplicaAcknowledgementTimeout} is outside 00:00:00.001 .. 00:01:00.");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -71,4 +71,10 @@ internal interface ILockBackend : IAsyncDisposable
 
     /// <summary>Whether <paramref name="error"/> means "backend not reachable now" (worth trying again), not a bug.</summary>
     bool IsUnavailable(Exception error);
+
+    /// <summary>
+    /// Whether <paramref name="error"/>, the answer to a renewal, means the lease is lost: the server no longer takes
+    /// writes for this data (Redis <c>READONLY</c>, <c>MASTERDOWN</c>), so another server may grant it. Never retried.
+    /// </summary>
+    bool MeansLeaseLost(Exception error);
 }

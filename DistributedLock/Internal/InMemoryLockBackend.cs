@@ -2,7 +2,7 @@ namespace Lilith.DistributedLock.Internal;
 
 /// <summary>
 /// Locks, semaphore slots and reader-writer locks in this process with the Redis backend's semantics: leases on
-/// the injected clock, compare-and-delete release, fencing counters that never go backwards, writer intents,
+/// the injected clock, compare-and-delete release, fencing tokens that never go backwards (the scripts' rule), writer intents,
 /// release notifications to waiters. Keys mirror the Redis keys of schema/distributed-lock.md.
 /// </summary>
 internal sealed class InMemoryLockBackend : ILockBackend
@@ -96,6 +96,8 @@ internal sealed class InMemoryLockBackend : ILockBackend
 
     public bool IsUnavailable(Exception error) => false;
 
+    public bool MeansLeaseLost(Exception error) => false;
+
     public ValueTask DisposeAsync() => default;
 
     /// <summary>
@@ -145,8 +147,7 @@ internal sealed class InMemoryLockBackend : ILockBackend
             return AcquireAttempt.Busy(_store.Left(holders.Values.Min()));
         }
 
-        long token = _store.Fences.GetValueOrDefault(fenceKey) + 1;
-        _store.Fences[fenceKey] = token;
+        long token = _store.NextToken(fenceKey);
         holders[holder] = _store.ExpiryAfter(ttl);
         return AcquireAttempt.Grant(token);
     }
@@ -164,7 +165,7 @@ internal sealed class InMemoryLockBackend : ILockBackend
         _store.DropIfEmpty(ReaderWriterKey(name, "writer"), writer);
         _store.DropIfEmpty(IntentKey(name), intent);
         _store.LiveHolders(LeaseKey(name))[holder] = _store.ExpiryAfter(ttl);
-        return AcquireAttempt.Grant(_store.Fences.GetValueOrDefault(FenceKey(name)));
+        return AcquireAttempt.Grant(_store.ReadToken(FenceKey(name)));
     }
 
     /// <summary>The rw write acquire script: granted when no writer holds, no reader holds, and no other writer's intent waits.</summary>
@@ -189,8 +190,7 @@ internal sealed class InMemoryLockBackend : ILockBackend
             {
                 _store.DropIfEmpty(ReaderWriterKey(name, "readers"), readers);
                 _store.Leases.Remove(IntentKey(name));
-                long token = _store.Fences.GetValueOrDefault(FenceKey(name)) + 1;
-                _store.Fences[FenceKey(name)] = token;
+                long token = _store.NextToken(FenceKey(name));
                 writer[holder] = _store.ExpiryAfter(ttl);
                 return AcquireAttempt.Grant(token);
             }
@@ -271,6 +271,20 @@ internal sealed class InMemoryLockBackend : ILockBackend
                 Leases.Remove(key);
             }
         }
+
+        /// <summary>The fencing token of a grant, as the scripts compute it: max(last + 1, clock in microseconds).</summary>
+        public long NextToken(string fenceKey)
+        {
+            long token = Math.Max(Fences.GetValueOrDefault(fenceKey) + 1, UnixMicroseconds());
+            Fences[fenceKey] = token;
+            return token;
+        }
+
+        /// <summary>A read grant's token, as the rw read acquire script computes it: the fence, set from the clock when absent.</summary>
+        public long ReadToken(string fenceKey) =>
+            Fences.TryGetValue(fenceKey, out long token) ? token : Fences[fenceKey] = UnixMicroseconds();
+
+        private long UnixMicroseconds() => (Time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks / 10;
 
         public long ExpiryAfter(TimeSpan ttl) => Time.GetTimestamp() + (long)(ttl.Ticks * (Time.TimestampFrequency / (double)TimeSpan.TicksPerSecond));
 

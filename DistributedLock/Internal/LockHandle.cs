@@ -14,6 +14,7 @@ internal sealed partial class LockHandle : IDistributedLockHandle
     private readonly ILogger _logger;
     private readonly string _holder;
     private readonly TimeSpan _ttl;
+    private readonly long _leaseTicks;
     private readonly CancellationTokenSource _lost = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly object _gate = new();
@@ -36,7 +37,8 @@ internal sealed partial class LockHandle : IDistributedLockHandle
         _holder = holder;
         FencingToken = fencingToken;
         _ttl = ttl;
-        _leaseEnd = leaseStart + ToTicks(ttl);
+        _leaseTicks = ToTicks(ttl - DistributedLockDefaults.SafetyMargin(ttl));
+        _leaseEnd = leaseStart + _leaseTicks;
         _renewalPeriodTicks = ToTicks(RenewalPeriod);
         _nextRenewal = leaseStart + _renewalPeriodTicks;
         _renewals = renewals;
@@ -73,10 +75,20 @@ internal sealed partial class LockHandle : IDistributedLockHandle
         }
 
         long start = _time.GetTimestamp();
-        bool renewed = await _backend.RenewAsync(Name, _holder, _ttl, cancellationToken).ConfigureAwait(false);
+        bool renewed;
+        try
+        {
+            renewed = await _backend.RenewAsync(Name, _holder, _ttl, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (_backend.MeansLeaseLost(e))
+        {
+            SignalLost(LostToFailover(e));
+            return false;
+        }
+
         if (renewed)
         {
-            Interlocked.Exchange(ref _leaseEnd, start + ToTicks(_ttl));
+            ExtendLeaseFrom(start);
         }
         else
         {
@@ -130,6 +142,26 @@ internal sealed partial class LockHandle : IDistributedLockHandle
 
         return released ? LockReleaseResult.Released : LockReleaseResult.NotHeld;
     }
+
+    /// <summary>A renewal sent at <paramref name="sent"/> succeeded: the lease runs from then (never shortened by a late answer).</summary>
+    private void ExtendLeaseFrom(long sent)
+    {
+        long end = sent + _leaseTicks;
+        long current = Interlocked.Read(ref _leaseEnd);
+        while (end > current)
+        {
+            long seen = Interlocked.CompareExchange(ref _leaseEnd, end, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
+
+    private static string LostToFailover(Exception error) =>
+        "the server answered that it no longer takes writes (" + error.Message + "): it was demoted or lost its master, so another server may grant the lock";
 
     private TimeSpan LeaseLeft() => TimeSpan.FromTicks((long)((Interlocked.Read(ref _leaseEnd) - _time.GetTimestamp()) * (TimeSpan.TicksPerSecond / (double)_time.TimestampFrequency)));
 
@@ -203,7 +235,7 @@ internal sealed partial class LockHandle : IDistributedLockHandle
             {
                 if (await renew.WaitAsync(left, _time, stop).ConfigureAwait(false))
                 {
-                    Interlocked.Exchange(ref _leaseEnd, start + ToTicks(_ttl));
+                    ExtendLeaseFrom(start);
                     Interlocked.Increment(ref _renewalCount);
                     return true;
                 }
@@ -215,6 +247,11 @@ internal sealed partial class LockHandle : IDistributedLockHandle
             {
                 TaskObservation.Observe(renew);
                 throw;
+            }
+            catch (Exception e) when (_backend.MeansLeaseLost(e))
+            {
+                SignalLost(LostToFailover(e));
+                return false;
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

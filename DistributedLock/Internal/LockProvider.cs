@@ -27,6 +27,7 @@ internal sealed partial class LockProvider(ILockBackend backend, LockProviderSet
     private readonly ILockBackend _writers = backend.ForReaderWriter(write: true, DistributedLockDefaults.IntentLease(settings.MaxPollInterval));
 
     private readonly RenewalScheduler _renewals = new(time);
+    private readonly AbandonedGrantCleaner _abandoned = new(time, logger);
 
     internal ILockBackend Backend => backend;
 
@@ -101,17 +102,23 @@ internal sealed partial class LockProvider(ILockBackend backend, LockProviderSet
             : null;
         CancellationToken token = deadline?.Token ?? cancellationToken;
         bool awaitingRedis = false;
+
+        // Set while a try is on its way and after a try ended without an answer: Redis may have run it (a script queued
+        // behind CLIENT PAUSE, a reply lost), so an acquire that ends without a grant cleans up after itself.
+        bool mayHoldUnknowingly = false;
+        bool granted = false;
         try
         {
             // The uncontended path: one round trip, no subscription.
             bool waiting = timeout != TimeSpan.Zero;
             try
             {
-                awaitingRedis = true;
+                awaitingRedis = mayHoldUnknowingly = true;
                 attempt = await backend.TryAcquireAsync(name, holder, ttl, waiting, token).ConfigureAwait(false);
-                awaitingRedis = false;
+                awaitingRedis = mayHoldUnknowingly = false;
                 if (attempt.Granted)
                 {
+                    granted = true;
                     return Grant(backend, name, holder, attempt.FencingToken, ttl, started, started, autoRenew);
                 }
             }
@@ -139,7 +146,6 @@ internal sealed partial class LockProvider(ILockBackend backend, LockProviderSet
             activity?.SetTag("lilith.lock.name", name);
             var waiter = new ReleaseWaiter();
             IAsyncDisposable? subscription = null;
-            bool granted = false;
             try
             {
                 TimeSpan pause = DistributedLockDefaults.FirstPollInterval;
@@ -163,10 +169,14 @@ internal sealed partial class LockProvider(ILockBackend backend, LockProviderSet
                     long attemptStart = time.GetTimestamp();
                     try
                     {
-                        awaitingRedis = true;
+                        awaitingRedis = mayHoldUnknowingly = true;
                         attempt = await backend.TryAcquireAsync(name, holder, ttl, waiting, token).ConfigureAwait(false);
                         awaitingRedis = false;
                         unreachable = null;
+
+                        // Answered: a grant made by an earlier unanswered try would have been returned (acquire is
+                        // idempotent per holder token), so nothing is held unknowingly any more.
+                        mayHoldUnknowingly = false;
                         if (attempt.Granted)
                         {
                             granted = true;
@@ -220,6 +230,13 @@ internal sealed partial class LockProvider(ILockBackend backend, LockProviderSet
                 ? TimedOut(name, timeout!.Value, throwOnTimeout)
                 : throw Unreachable(backend, name, timeout,
                     unreachable ?? new TimeoutException($"no answer within {DistributedLockDefaults.AnswerGrace.TotalMilliseconds} ms after the timeout"));
+        }
+        finally
+        {
+            if (!granted && mayHoldUnknowingly)
+            {
+                _abandoned.CleanUp(backend, name, holder, ttl);
+            }
         }
     }
 

@@ -16,5 +16,7 @@ internal static class LockTelemetry
 
     public static readonly Counter<long> Lost = Meter.CreateCounter<long>("lilith.lock.lost", "{grant}", "Held locks lost before release (deleted, taken, or lease ran out).");
 
+    public static readonly Counter<long> AbandonedGrantsReleased = Meter.CreateCounter<long>("lilith.lock.abandoned_grants_released", "{grant}", "Grants made by acquires that had ended without an answer, released by the cleanup.");
+
     public static readonly Histogram<double> WaitDuration = Meter.CreateHistogram<double>("lilith.lock.wait.duration", "ms", "Time from the acquisition call to the grant.");
 }

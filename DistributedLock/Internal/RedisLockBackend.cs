@@ -14,16 +14,18 @@ internal sealed class RedisLockBackend : ILockBackend
     private readonly bool _ownsConnection;
     private readonly long _semaphoreMaxCount;
     private readonly long _intentLeaseMs;
+    private readonly ReplicaAcknowledgement _replicas;
 
-    public RedisLockBackend(RedisConnectionSource connection, LockKeys keys)
-        : this(connection, keys, LockKind.Lock, ownsConnection: true, semaphoreMaxCount: 0, intentLeaseMs: 0)
+    public RedisLockBackend(RedisConnectionSource connection, LockKeys keys, ReplicaAcknowledgement replicas = default)
+        : this(connection, keys, replicas, LockKind.Lock, ownsConnection: true, semaphoreMaxCount: 0, intentLeaseMs: 0)
     {
     }
 
-    private RedisLockBackend(RedisConnectionSource connection, LockKeys keys, LockKind kind, bool ownsConnection, long semaphoreMaxCount, long intentLeaseMs)
+    private RedisLockBackend(RedisConnectionSource connection, LockKeys keys, ReplicaAcknowledgement replicas, LockKind kind, bool ownsConnection, long semaphoreMaxCount, long intentLeaseMs)
     {
         _connection = connection;
         _keys = keys;
+        _replicas = replicas;
         Kind = kind;
         _ownsConnection = ownsConnection;
         _semaphoreMaxCount = semaphoreMaxCount;
@@ -36,12 +38,12 @@ internal sealed class RedisLockBackend : ILockBackend
     public LockKind Kind { get; }
 
     /// <summary>A backend on a connection owned by the caller (tests, benchmarks).</summary>
-    public static RedisLockBackend On(IConnectionMultiplexer shared, LockKeys keys) => new(new RedisConnectionSource(shared), keys);
+    public static RedisLockBackend On(IConnectionMultiplexer shared, LockKeys keys, ReplicaAcknowledgement replicas = default) => new(new RedisConnectionSource(shared), keys, replicas);
 
-    public ILockBackend ForSemaphore(int maxCount) => new RedisLockBackend(_connection, _keys, LockKind.Semaphore, ownsConnection: false, maxCount, 0);
+    public ILockBackend ForSemaphore(int maxCount) => new RedisLockBackend(_connection, _keys, _replicas, LockKind.Semaphore, ownsConnection: false, maxCount, 0);
 
     public ILockBackend ForReaderWriter(bool write, TimeSpan intentLease) =>
-        new RedisLockBackend(_connection, _keys, write ? LockKind.Write : LockKind.Read, ownsConnection: false, 0, Milliseconds(intentLease));
+        new RedisLockBackend(_connection, _keys, _replicas, write ? LockKind.Write : LockKind.Read, ownsConnection: false, 0, Milliseconds(intentLease));
 
     public async ValueTask<AcquireAttempt> TryAcquireAsync(string name, string holder, TimeSpan ttl, bool waiting, CancellationToken cancellationToken)
     {
@@ -55,9 +57,14 @@ internal sealed class RedisLockBackend : ILockBackend
         };
         var parts = (RedisResult[])(await Answer(evaluation, cancellationToken).ConfigureAwait(false))!;
         long value = (long)parts[1];
-        return (long)parts[0] == 1
-            ? AcquireAttempt.Grant(value)
-            : AcquireAttempt.Busy(value >= 0 ? TimeSpan.FromMilliseconds(value) : null);
+        if ((long)parts[0] != 1)
+        {
+            return AcquireAttempt.Busy(value >= 0 ? TimeSpan.FromMilliseconds(value) : null);
+        }
+
+        // Not confirmed: the provider's next try with the same holder token finds this grant, or its cleanup releases it.
+        await ConfirmAsync(db, _keys.Lock(name), name, cancellationToken).ConfigureAwait(false);
+        return AcquireAttempt.Grant(value);
     }
 
     public async ValueTask<bool> RenewAsync(string name, string holder, TimeSpan ttl, CancellationToken cancellationToken)
@@ -70,7 +77,13 @@ internal sealed class RedisLockBackend : ILockBackend
             LockKind.Read => db.ScriptEvaluateAsync(SemaphoreScripts.Renew, [_keys.Readers(name)], [holder, Milliseconds(ttl)]),
             _ => db.ScriptEvaluateAsync(LockScripts.Renew, [_keys.Writer(name)], [holder, Milliseconds(ttl)]),
         };
-        return (long)await Answer(evaluation, cancellationToken).ConfigureAwait(false) == 1;
+        if ((long)await Answer(evaluation, cancellationToken).ConfigureAwait(false) != 1)
+        {
+            return false;
+        }
+
+        await ConfirmAsync(db, _keys.Lock(name), name, cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     public async ValueTask<bool> ReleaseAsync(string name, string holder, CancellationToken cancellationToken)
@@ -116,8 +129,12 @@ internal sealed class RedisLockBackend : ILockBackend
     }
 
     public bool IsUnavailable(Exception error) =>
-        error is RedisConnectionException or RedisTimeoutException ||
+        error is RedisConnectionException or RedisTimeoutException or ReplicasDidNotConfirmException ||
         (error is RedisServerException server && (server.Message.StartsWith("LOADING", StringComparison.Ordinal) || server.Message.StartsWith("BUSY", StringComparison.Ordinal)));
+
+    // Redis 7 passes a script's error code through (READONLY ...); Redis 6.2 wraps it (ERR Error running script ... -READONLY ...).
+    public bool MeansLeaseLost(Exception error) =>
+        error is RedisServerException server && (HasCode(server.Message, "READONLY") || HasCode(server.Message, "MASTERDOWN"));
 
     // The views share the lock backend's connection; only the lock backend owns it.
     public ValueTask DisposeAsync() => _ownsConnection ? _connection.DisposeAsync() : default;
@@ -127,6 +144,31 @@ internal sealed class RedisLockBackend : ILockBackend
         evaluation.IsCompleted || !cancellationToken.CanBeCanceled
             ? new ValueTask<RedisResult>(evaluation)
             : new ValueTask<RedisResult>(TaskObservation.WaitAsync(evaluation, cancellationToken));
+
+    /// <summary>
+    /// With replica acknowledgements configured: <c>WAIT</c> on the master that owns the lock's hash slot (every key of a
+    /// lock, semaphore or reader-writer lock of one name shares the tag {name}; <paramref name="slotKey"/> is any of them), on
+    /// the connection that sent the script.
+    /// </summary>
+    private async ValueTask ConfirmAsync(IDatabase db, RedisKey slotKey, string name, CancellationToken cancellationToken)
+    {
+        if (_replicas.Count == 0)
+        {
+            return;
+        }
+
+        IServer master = db.Multiplexer.GetServer(slotKey);
+        long confirmed = (long)await TaskObservation.WaitAsync(
+            master.ExecuteAsync("WAIT", _replicas.Count, (long)_replicas.Timeout.TotalMilliseconds), cancellationToken).ConfigureAwait(false);
+        if (confirmed < _replicas.Count)
+        {
+            throw new ReplicasDidNotConfirmException(
+                $"{confirmed} of {_replicas.Count} replicas of {master.EndPoint} confirmed '{name}' within {_replicas.Timeout.TotalMilliseconds} ms (DistributedLockOptions.ReplicaAcknowledgements)");
+        }
+    }
+
+    private static bool HasCode(string message, string code) =>
+        message.StartsWith(code, StringComparison.Ordinal) || message.Contains(" -" + code + " ", StringComparison.Ordinal);
 
     private static long Milliseconds(TimeSpan span) => (long)Math.Ceiling(span.TotalMilliseconds);
 
@@ -145,3 +187,9 @@ internal sealed class RedisLockBackend : ILockBackend
         }
     }
 }
+
+/// <summary>How many replicas must confirm a grant or renewal (<c>WAIT</c>), and how long to wait; the default asks none.</summary>
+internal readonly record struct ReplicaAcknowledgement(int Count, TimeSpan Timeout);
+
+/// <summary>Fewer replicas than configured confirmed a grant or renewal in time: counted as "Redis not reachable" (tried again).</summary>
+internal sealed class ReplicasDidNotConfirmException(string message) : RedisException(message);
