@@ -5,7 +5,21 @@ namespace Lilith.DomainEvents.Internal;
 /// <param name="Version">The <c>v</c> field, or null when missing.</param>
 /// <param name="Event">The <c>event</c> field, or null when missing.</param>
 /// <param name="Deliveries">How many times the group delivered it (1 for a first delivery).</param>
-internal readonly record struct StreamEntry(string Id, string? Version, string? Event, long Deliveries);
+/// <param name="Trimmed">What is left of an entry the stream's trim removed while it was pending.</param>
+internal readonly record struct StreamEntry(string Id, string? Version, string? Event, long Deliveries, TrimmedEntry Trimmed = TrimmedEntry.No);
+
+/// <summary>Whether a pending entry was trimmed away, and whether it is still on this consumer's pending list.</summary>
+internal enum TrimmedEntry
+{
+    /// <summary>The entry is on the stream.</summary>
+    No,
+
+    /// <summary>Trimmed; still pending for this consumer (a read by id or an XAUTOCLAIM of Redis 6.2 returns it without fields).</summary>
+    StillPending,
+
+    /// <summary>Trimmed and already dropped from the pending list (XAUTOCLAIM's deleted ids, Redis 7 and later).</summary>
+    Dropped,
+}
 
 /// <summary>
 /// The stream operations the publisher and the consumer need. The Redis implementation runs them on Redis
@@ -39,8 +53,12 @@ internal interface IStreamStore
     /// <summary>Acknowledges an entry; when <paramref name="handled"/> is set, records it as handled for the window, in the same script.</summary>
     ValueTask AckAsync(string stream, string group, string entryId, (string Source, string Id, TimeSpan Window)? handled, CancellationToken cancellationToken);
 
-    /// <summary>Writes the dead letter, then acknowledges the entry, atomically.</summary>
-    ValueTask DeadLetterAsync(string stream, string group, string entryId, string deadLetterJson, string? eventField, CancellationToken cancellationToken);
+    /// <summary>
+    /// Acknowledges the entry and writes its dead letter, atomically, only when <paramref name="holder"/> still has it
+    /// pending (another consumer may have claimed or handled it meanwhile); with a null holder (an entry already off the
+    /// pending list) writes the dead letter only. Returns whether the dead letter was written.
+    /// </summary>
+    ValueTask<bool> DeadLetterAsync(string stream, string group, string entryId, string? holder, string deadLetterJson, string? eventField, CancellationToken cancellationToken);
 
     ValueTask<IReadOnlyList<DeadLetter>> ReadDeadLettersAsync(string stream, int count, CancellationToken cancellationToken);
 }

@@ -178,21 +178,26 @@ internal sealed class InMemoryStreamStore(TimeProvider time, int maxLength, int 
         return default;
     }
 
-    public ValueTask DeadLetterAsync(string stream, string group, string entryId, string deadLetterJson, string? eventField, CancellationToken cancellationToken)
+    public ValueTask<bool> DeadLetterAsync(string stream, string group, string entryId, string? holder, string deadLetterJson, string? eventField, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
             MemoryStream s = Get(stream);
+            Group g = GroupOf(s, group);
+            if (holder is not null && !(g.Pending.TryGetValue(entryId, out Pending? p) && p.Consumer == holder))
+            {
+                return new(false); // another consumer claimed or handled it meanwhile
+            }
+
+            g.Pending.Remove(entryId);
             s.DeadLetters.Add((deadLetterJson, eventField));
             if (s.DeadLetters.Count > maxDeadLetterLength)
             {
                 s.DeadLetters.RemoveAt(0);
             }
-
-            GroupOf(s, group).Pending.Remove(entryId);
         }
 
-        return default;
+        return new(true);
     }
 
     public ValueTask<IReadOnlyList<DeadLetter>> ReadDeadLettersAsync(string stream, int count, CancellationToken cancellationToken)
@@ -203,7 +208,7 @@ internal sealed class InMemoryStreamStore(TimeProvider time, int maxLength, int 
         }
     }
 
-    private static string HandledKey(string stream, string group, string source, string id) => $"{stream}\n{group}\n{source}\n{id}";
+    private static string HandledKey(string stream, string group, string source, string id) => stream + "\n" + EventKeys.HandledSuffix(group, source, id);
 
     private static long SequenceOf(string id) => long.Parse(id.AsSpan(id.IndexOf('-') + 1), CultureInfo.InvariantCulture);
 
@@ -214,7 +219,9 @@ internal sealed class InMemoryStreamStore(TimeProvider time, int maxLength, int 
     {
         long index = s.Entries.Count == 0 ? -1 : SequenceOf(id) - s.Entries[0].Sequence;
         Entry? entry = index >= 0 && index < s.Entries.Count ? s.Entries[(int)index] : null;
-        return new StreamEntry(id, entry?.Version, entry?.Event, deliveries);
+        return entry is null
+            ? new StreamEntry(id, null, null, deliveries, TrimmedEntry.StillPending)
+            : new StreamEntry(id, entry.Version, entry.Event, deliveries);
     }
 
     private MemoryStream Get(string stream)

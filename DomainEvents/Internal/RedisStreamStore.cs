@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Lilith.Common;
 using StackExchange.Redis;
 
@@ -10,6 +11,7 @@ internal sealed class RedisStreamStore(
     : IStreamStore, IAsyncDisposable
 {
     private readonly BlockingStreamReader _blocking = new(connection, maxReadBlock, time);
+    private readonly ConcurrentDictionary<(string Stream, string Group), string> _claimCursors = new();
 
     /// <summary>KEYS[1] stream, KEYS[2] handled marker; ARGV[1] group, ARGV[2] entry id, ARGV[3] window ms. Returns XACK's count.</summary>
     internal const string AckHandledScript = """
@@ -19,16 +21,23 @@ internal sealed class RedisStreamStore(
 
     /// <summary>
     /// KEYS[1] stream, KEYS[2] dead-letter stream; ARGV[1] group, ARGV[2] entry id, ARGV[3] dead-letter MAXLEN,
-    /// ARGV[4] deadLetter JSON, ARGV[5] the original event field ('' when it had none). Writes the dead letter,
-    /// then acknowledges; returns XACK's count.
+    /// ARGV[4] deadLetter JSON, ARGV[5] the original event field ('' when it had none), ARGV[6] the consumer that holds
+    /// the entry ('' for an entry no longer pending). Acknowledges first and writes the dead letter only when the entry
+    /// was still pending for that consumer; returns 1 when the dead letter was written, else 0.
     /// </summary>
     internal const string DeadLetterScript = """
+        if ARGV[6] ~= '' then
+          if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[6]) == 0 then
+            return 0
+          end
+          redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+        end
         if ARGV[5] == '' then
           redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'v', '1', 'deadLetter', ARGV[4])
         else
           redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'v', '1', 'deadLetter', ARGV[4], 'event', ARGV[5])
         end
-        return redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+        return 1
         """;
 
     private static readonly RedisValue Version = "1";
@@ -163,9 +172,20 @@ internal sealed class RedisStreamStore(
     {
         IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
         RedisKey key = keys.Stream(stream);
-        StreamAutoClaimResult result = await db.StreamAutoClaimAsync(key, group, consumer, (long)minIdle.TotalMilliseconds, "0-0", count).WaitAsync(cancellationToken).ConfigureAwait(false);
-        StreamEntry[] entries = Map(result.ClaimedEntries);
-        return await WithDeliveriesAsync(db, key, group, consumer, entries, cancellationToken).ConfigureAwait(false);
+        // Follow XAUTOCLAIM's cursor: starting at 0-0 each time would look at the same head of the pending list (Redis 7
+        // looks at COUNT * 10 entries per call) and never reach idle entries behind a busy head.
+        (string, string) cursorKey = (stream, group);
+        RedisValue start = _claimCursors.TryGetValue(cursorKey, out string? cursor) ? cursor : "0-0";
+        StreamAutoClaimResult result = await db.StreamAutoClaimAsync(key, group, consumer, (long)minIdle.TotalMilliseconds, start, count).WaitAsync(cancellationToken).ConfigureAwait(false);
+        _claimCursors[cursorKey] = result.NextStartId.IsNullOrEmpty ? "0-0" : result.NextStartId.ToString();
+        IReadOnlyList<StreamEntry> claimed = await WithDeliveriesAsync(db, key, group, consumer, Map(result.ClaimedEntries), cancellationToken).ConfigureAwait(false);
+        if (result.DeletedIds is not { Length: > 0 } deleted)
+        {
+            return claimed;
+        }
+
+        // Redis 7 and later: pending entries the trim removed, which XAUTOCLAIM has just dropped from the pending list.
+        return [.. claimed, .. deleted.Select(id => new StreamEntry(id.ToString(), null, null, 0, TrimmedEntry.Dropped))];
     }
 
     public async ValueTask<bool> IsHandledAsync(string stream, string group, string source, string id, CancellationToken cancellationToken)
@@ -188,11 +208,12 @@ internal sealed class RedisStreamStore(
         }
     }
 
-    public async ValueTask DeadLetterAsync(string stream, string group, string entryId, string deadLetterJson, string? eventField, CancellationToken cancellationToken)
+    public async ValueTask<bool> DeadLetterAsync(string stream, string group, string entryId, string? holder, string deadLetterJson, string? eventField, CancellationToken cancellationToken)
     {
         IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
-        await db.ScriptEvaluateAsync(DeadLetterScript, [keys.Stream(stream), keys.DeadLetter(stream)],
-            [group, entryId, maxDeadLetterLength, deadLetterJson, eventField ?? string.Empty]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        RedisResult written = await db.ScriptEvaluateAsync(DeadLetterScript, [keys.Stream(stream), keys.DeadLetter(stream)],
+            [group, entryId, maxDeadLetterLength, deadLetterJson, eventField ?? string.Empty, holder ?? string.Empty]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return (long)written == 1;
     }
 
     public async ValueTask<IReadOnlyList<DeadLetter>> ReadDeadLettersAsync(string stream, int count, CancellationToken cancellationToken)
@@ -226,8 +247,9 @@ internal sealed class RedisStreamStore(
         {
             RedisValue v = entries[i]["v"];
             RedisValue e = entries[i]["event"];
-            // A deleted entry still pending comes back with no fields; it is reported as malformed.
-            result[i] = new StreamEntry(entries[i].Id.ToString(), v.HasValue ? v.ToString() : null, e.HasValue ? e.ToString() : null, 1);
+            // A trimmed entry still pending comes back without fields (XADD never writes an entry without one).
+            TrimmedEntry trimmed = entries[i].Values is { Length: > 0 } ? TrimmedEntry.No : TrimmedEntry.StillPending;
+            result[i] = new StreamEntry(entries[i].Id.ToString(), v.HasValue ? v.ToString() : null, e.HasValue ? e.ToString() : null, 1, trimmed);
         }
 
         return result;

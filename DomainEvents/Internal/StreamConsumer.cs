@@ -185,6 +185,14 @@ internal sealed partial class StreamConsumer(
 
     private async Task HandleEntryAsync(string stream, string group, StreamEntry entry, ConcurrentQueue<Task> settling, CancellationToken cancellationToken)
     {
+        if (entry.Trimmed != TrimmedEntry.No)
+        {
+            LogTrimmed(logger, entry.Id, stream, group);
+            await DeadLetterAsync(stream, group, entry, (int)entry.Deliveries, DeadLetterReasons.Trimmed,
+                "the stream's trim removed the entry while it was pending, before this group acknowledged it", cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         if (entry.Version != "1" || entry.Event is null)
         {
             bool unknownVersion = entry.Version is not null && entry.Event is not null && int.TryParse(entry.Version, out int v) && v > 1;
@@ -342,7 +350,13 @@ internal sealed partial class StreamConsumer(
     private async Task DeadLetterAsync(string stream, string group, StreamEntry entry, int attempts, string reason, string? error, CancellationToken cancellationToken)
     {
         string payload = new DeadLetterPayload(1, stream, group, _options.ConsumerName, entry.Id, attempts, reason, error).ToJson();
-        await store.DeadLetterAsync(stream, group, entry.Id, payload, entry.Event, cancellationToken).ConfigureAwait(false);
+        string? holder = entry.Trimmed == TrimmedEntry.Dropped ? null : _options.ConsumerName;
+        if (!await store.DeadLetterAsync(stream, group, entry.Id, holder, payload, entry.Event, cancellationToken).ConfigureAwait(false))
+        {
+            LogNoLongerOurs(logger, entry.Id, stream, group);
+            return;
+        }
+
         DomainEventsTelemetry.DeadLettered.Add(1, new KeyValuePair<string, object?>("error.type", reason));
         LogDeadLettered(logger, entry.Id, stream, group, reason, error);
     }

@@ -322,7 +322,7 @@ public sealed class RedisDeliveryTests(RedisFixture redis)
         Assert.Equal("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", envelope.TraceParent);
         Assert.Equal("acme", envelope.Extensions["tenant"].GetString());
         Assert.Equal(new DateTimeOffset(2026, 1, 2, 3, 4, 5, 678, TimeSpan.Zero), envelope.Time);
-        Assert.True(await connection.GetDatabase().KeyExistsAsync($"{prefix}:events:{{orders}}:handled:billing:/gateway-ts:ts-42"),
+        Assert.True(await connection.GetDatabase().KeyExistsAsync($"{prefix}:events:{{orders}}:handled:7:billing:11:/gateway-ts:ts-42"),
             "the idempotency marker is written under the schema's key");
         await host.StopAsync(Ct);
     }

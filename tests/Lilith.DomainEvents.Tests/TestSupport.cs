@@ -172,8 +172,8 @@ internal sealed class HeldAcknowledgements(IStreamStore inner) : IStreamStore, I
     public ValueTask<bool> IsHandledAsync(string stream, string group, string source, string id, CancellationToken cancellationToken) =>
         inner.IsHandledAsync(stream, group, source, id, cancellationToken);
 
-    public ValueTask DeadLetterAsync(string stream, string group, string entryId, string deadLetterJson, string? eventField, CancellationToken cancellationToken) =>
-        inner.DeadLetterAsync(stream, group, entryId, deadLetterJson, eventField, cancellationToken);
+    public ValueTask<bool> DeadLetterAsync(string stream, string group, string entryId, string? holder, string deadLetterJson, string? eventField, CancellationToken cancellationToken) =>
+        inner.DeadLetterAsync(stream, group, entryId, holder, deadLetterJson, eventField, cancellationToken);
 
     public ValueTask<IReadOnlyList<DeadLetter>> ReadDeadLettersAsync(string stream, int count, CancellationToken cancellationToken) =>
         inner.ReadDeadLettersAsync(stream, count, cancellationToken);

@@ -30,6 +30,11 @@ export function invalidCloudEvent(e) {
   return null;
 }
 
+/** The handled marker; group and source carry their UTF-8 byte length so the key is injective. */
+export const handledKey = (prefix, stream, group, source, id) => key(C, 'handled', {
+  prefix, stream, group, grouplength: Buffer.byteLength(group), source, sourcelength: Buffer.byteLength(source), id,
+});
+
 async function ensureGroup(redis, streamKey, group) {
   try { await redis.xgroup('CREATE', streamKey, group, '0', 'MKSTREAM'); } catch (e) { if (!String(e.message).startsWith('BUSYGROUP')) throw e; }
 }
@@ -57,11 +62,11 @@ export async function consume(redis, prefix, stream, group, consumer, count, tim
         }
         if (problem) {
           const letter = JSON.stringify({ v: 1, stream, group, consumer, entryId, attempts: 1, reason: problem[0], error: problem[1] });
-          await run(redis, script(DOC, 'Dead letter, then acknowledge'), [streamKey, key(C, 'dead-letter', { prefix, stream })], [group, entryId, MAX_DEAD_LETTERS, letter, f.event ?? '']);
+          await run(redis, script(DOC, 'Dead letter what is still ours'), [streamKey, key(C, 'dead-letter', { prefix, stream })], [group, entryId, MAX_DEAD_LETTERS, letter, f.event ?? '', consumer]);
           deadLetters.push({ entryId, reason: problem[0] });
           continue;
         }
-        const handled = key(C, 'handled', { prefix, stream, group, source: event.source, id: event.id });
+        const handled = handledKey(prefix, stream, group, event.source, event.id);
         if (await redis.exists(handled)) { await redis.xack(streamKey, group, entryId); continue; }
         await run(redis, script(DOC, 'Mark handled, then acknowledge'), [streamKey, handled], [group, entryId, WINDOW_MS]);
         events.push({ entryId, event });

@@ -46,6 +46,12 @@ def invalid_cloud_event(e):
     return None
 
 
+def handled_key(prefix, stream, group, source, id_):
+    """The handled marker; group and source carry their UTF-8 byte length so the key is injective."""
+    return key(C, "handled", prefix=prefix, stream=stream, group=group, grouplength=len(group.encode("utf-8")),
+               source=source, sourcelength=len(source.encode("utf-8")), id=id_)
+
+
 def _ensure_group(r, stream_key, group):
     try:
         r.xgroup_create(stream_key, group, id="0", mkstream=True)
@@ -79,11 +85,11 @@ def consume(r, prefix, stream, group, consumer, count, timeout_ms):
                 if problem:
                     letter = dumps({"v": 1, "stream": stream, "group": group, "consumer": consumer, "entryId": entry_id,
                                     "attempts": 1, "reason": problem[0], "error": problem[1]})
-                    run(r, script(DOC, "Dead letter, then acknowledge"), [stream_key, key(C, "dead-letter", prefix=prefix, stream=stream)],
-                        [group, entry_id, MAX_DEAD_LETTERS, letter, fields.get("event", "")])
+                    run(r, script(DOC, "Dead letter what is still ours"), [stream_key, key(C, "dead-letter", prefix=prefix, stream=stream)],
+                        [group, entry_id, MAX_DEAD_LETTERS, letter, fields.get("event", ""), consumer])
                     dead_letters.append({"entryId": entry_id, "reason": problem[0]})
                     continue
-                handled = key(C, "handled", prefix=prefix, stream=stream, group=group, source=event["source"], id=event["id"])
+                handled = handled_key(prefix, stream, group, event["source"], event["id"])
                 if r.exists(handled):
                     r.xack(stream_key, group, entry_id)
                     continue
