@@ -55,8 +55,23 @@ public sealed class DomainEventsOptions
     /// <summary>How the handlers of one event run. Default <see cref="DispatchStrategy.Sequential"/>.</summary>
     public DispatchStrategy DispatchStrategy { get; set; } = DispatchStrategy.Sequential;
 
-    /// <summary>Approximate maximum length of a stream (<c>XADD MAXLEN ~</c>). Default 1,000,000.</summary>
+    /// <summary>
+    /// Length above which a stream is trimmed of the entries every consumer group has acknowledged (<c>XTRIM MINID</c> at
+    /// the oldest entry some group still has pending or has not read). Never removes an entry a group still needs, so a
+    /// stream may stay longer while a group is behind. Default 1,000,000.
+    /// </summary>
     public int MaxStreamLength { get; set; } = 1_000_000;
+
+    /// <summary>
+    /// A hard cap, off (null) by default: when set and a stream is still longer than this after the safe trim, its
+    /// oldest entries are removed although some group has not acknowledged them. Each such trim logs a Warning with the
+    /// count and the dropped id range and adds the count to <c>lilith.domain_events.dropped_unread</c>. At least
+    /// <see cref="MaxStreamLength"/>.
+    /// </summary>
+    public int? HardMaxStreamLength { get; set; }
+
+    /// <summary>How often, at most, a publisher trims a stream it publishes on (zero: after every publish). Default 1 s.</summary>
+    public TimeSpan RetentionInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Approximate maximum length of a dead-letter stream. Default 100,000.</summary>
     public int MaxDeadLetterLength { get; set; } = 100_000;

@@ -33,6 +33,12 @@ internal sealed class DomainEventsOptionsValidator : IValidateOptions<DomainEven
 
         Positive(options.MaxStreamLength, "MaxStreamLength", errors);
         Positive(options.MaxDeadLetterLength, "MaxDeadLetterLength", errors);
+        if (options.HardMaxStreamLength is { } cap && cap < options.MaxStreamLength)
+        {
+            errors.Add($"DomainEventsOptions.HardMaxStreamLength: {cap} must be at least DomainEventsOptions.MaxStreamLength ({options.MaxStreamLength}), or null for no hard cap.");
+        }
+
+        NotNegative(options.RetentionInterval, "RetentionInterval", errors);
         Positive(options.Concurrency, "Concurrency", errors);
         Positive(options.BatchSize, "BatchSize", errors);
         Positive(options.MaxAttempts, "MaxAttempts", errors);

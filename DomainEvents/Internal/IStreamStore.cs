@@ -61,4 +61,17 @@ internal interface IStreamStore
     ValueTask<bool> DeadLetterAsync(string stream, string group, string entryId, string? holder, string deadLetterJson, string? eventField, CancellationToken cancellationToken);
 
     ValueTask<IReadOnlyList<DeadLetter>> ReadDeadLettersAsync(string stream, int count, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// When the stream is longer than <paramref name="maxLength"/>, removes the entries every group has acknowledged;
+    /// then, with a <paramref name="hardMaxLength"/>, removes the oldest entries beyond it even if unread.
+    /// </summary>
+    ValueTask<StreamTrim> TrimAsync(string stream, int maxLength, int? hardMaxLength, CancellationToken cancellationToken);
 }
+
+/// <summary>What a trim removed.</summary>
+/// <param name="Acknowledged">Entries removed that every group had acknowledged.</param>
+/// <param name="DroppedUnread">Entries removed by the hard cap although some group had not acknowledged them.</param>
+/// <param name="FirstDropped">The first id the hard cap removed (null when none).</param>
+/// <param name="FirstKept">The first id left after the hard cap (the dropped range ends before it; null when none).</param>
+internal readonly record struct StreamTrim(long Acknowledged, long DroppedUnread, string? FirstDropped, string? FirstKept);

@@ -6,7 +6,7 @@ namespace Lilith.DomainEvents.Internal;
 /// Streams kept in this process with the semantics of Redis Streams that the consumer relies on: consumer
 /// groups, pending entries per consumer, delivery counts, idle-time claims, dead letters and handled markers.
 /// </summary>
-internal sealed class InMemoryStreamStore(TimeProvider time, int maxLength, int maxDeadLetterLength) : IStreamStore
+internal sealed class InMemoryStreamStore(TimeProvider time, int maxDeadLetterLength) : IStreamStore
 {
     private readonly object _gate = new();
     private readonly Dictionary<string, MemoryStream> _streams = new(StringComparer.Ordinal);
@@ -20,7 +20,7 @@ internal sealed class InMemoryStreamStore(TimeProvider time, int maxLength, int 
         cancellationToken.ThrowIfCancellationRequested();
         lock (_gate)
         {
-            Get(stream).Add("1", System.Text.Encoding.UTF8.GetString(eventJson), time, maxLength);
+            Get(stream).Add("1", System.Text.Encoding.UTF8.GetString(eventJson), time);
             SignalAdded();
         }
 
@@ -42,7 +42,7 @@ internal sealed class InMemoryStreamStore(TimeProvider time, int maxLength, int 
     {
         lock (_gate)
         {
-            Get(stream).Add(version, eventField, time, maxLength);
+            Get(stream).Add(version, eventField, time);
             SignalAdded();
         }
     }
@@ -208,6 +208,28 @@ internal sealed class InMemoryStreamStore(TimeProvider time, int maxLength, int 
         }
     }
 
+    public ValueTask<StreamTrim> TrimAsync(string stream, int maxLength, int? hardMaxLength, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            MemoryStream s = Get(stream);
+            if (s.Entries.Count <= maxLength)
+            {
+                return new(default(StreamTrim));
+            }
+
+            long acknowledged = s.NeededFrom() is { } needed ? s.RemoveBefore(needed) : 0;
+            if (hardMaxLength is not { } cap || s.Entries.Count <= cap)
+            {
+                return new(new StreamTrim(acknowledged, 0, null, null));
+            }
+
+            string firstDropped = s.Entries[0].Id;
+            int dropped = s.RemoveOldest(s.Entries.Count - cap);
+            return new(new StreamTrim(acknowledged, dropped, firstDropped, s.Entries.Count > 0 ? s.Entries[0].Id : null));
+        }
+    }
+
     private static string HandledKey(string stream, string group, string source, string id) => stream + "\n" + EventKeys.HandledSuffix(group, source, id);
 
     private static long SequenceOf(string id) => long.Parse(id.AsSpan(id.IndexOf('-') + 1), CultureInfo.InvariantCulture);
@@ -255,14 +277,25 @@ internal sealed class InMemoryStreamStore(TimeProvider time, int maxLength, int 
 
         public List<(string Json, string? Event)> DeadLetters { get; } = [];
 
-        public void Add(string? version, string? eventField, TimeProvider time, int maxLength)
+        public void Add(string? version, string? eventField, TimeProvider time)
         {
             long sequence = ++_sequence;
             Entries.Add(new Entry(string.Create(CultureInfo.InvariantCulture, $"{time.GetUtcNow().ToUnixTimeMilliseconds()}-{sequence}"), sequence, version, eventField));
-            if (Entries.Count > maxLength)
-            {
-                Entries.RemoveRange(0, Entries.Count - maxLength);
-            }
+        }
+
+        /// <summary>The oldest sequence some group still needs (its oldest pending entry, else its first unread one); null without groups.</summary>
+        public long? NeededFrom() => Groups.Count == 0
+            ? null
+            : Groups.Values.Min(g => g.Pending.Count > 0 ? g.Pending.Keys.Min(SequenceOf) : g.LastDelivered + 1);
+
+        /// <summary>Removes the entries before <paramref name="sequence"/>; returns how many.</summary>
+        public int RemoveBefore(long sequence) => RemoveOldest(Entries.Count(e => e.Sequence < sequence));
+
+        public int RemoveOldest(int count)
+        {
+            count = Math.Min(count, Entries.Count);
+            Entries.RemoveRange(0, count);
+            return count;
         }
     }
 }

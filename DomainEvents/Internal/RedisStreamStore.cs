@@ -6,7 +6,7 @@ namespace Lilith.DomainEvents.Internal;
 
 /// <summary>The stream operations on Redis Streams (schema/domain-events.md, "Flows").</summary>
 internal sealed class RedisStreamStore(
-    RedisConnectionSource connection, EventKeys keys, int maxLength, int maxDeadLetterLength, TimeSpan maxReadBlock, TimeSpan pollInterval, TimeProvider time,
+    RedisConnectionSource connection, EventKeys keys, int maxDeadLetterLength, TimeSpan maxReadBlock, TimeSpan pollInterval, TimeProvider time,
     int replicaAcknowledgements, TimeSpan replicaAcknowledgementTimeout)
     : IStreamStore, IAsyncDisposable
 {
@@ -40,6 +40,52 @@ internal sealed class RedisStreamStore(
         return 1
         """;
 
+    /// <summary>
+    /// KEYS[1] stream; ARGV[1] MaxStreamLength, ARGV[2] hard cap (0: none). Over MaxStreamLength, trims with exact
+    /// <c>XTRIM MINID</c> at the oldest id some group still needs (its oldest pending entry, else its first unread one);
+    /// then, over the hard cap, <c>XTRIM MAXLEN</c> to it. Returns {removed acknowledged, dropped unread, first dropped id,
+    /// first kept id}.
+    /// </summary>
+    internal const string TrimScript = """
+        if redis.call('XLEN', KEYS[1]) <= tonumber(ARGV[1]) then
+          return {0, 0, '', ''}
+        end
+        local function before(a, b)
+          local ams, aseq = string.match(a, '^(%d+)-(%d+)$')
+          local bms, bseq = string.match(b, '^(%d+)-(%d+)$')
+          ams, bms = tonumber(ams), tonumber(bms)
+          return ams < bms or (ams == bms and tonumber(aseq) < tonumber(bseq))
+        end
+        local floor = nil
+        for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+          local name, last
+          for i = 1, #group, 2 do
+            if group[i] == 'name' then name = group[i + 1] elseif group[i] == 'last-delivered-id' then last = group[i + 1] end
+          end
+          local needed = last
+          local pending = redis.call('XPENDING', KEYS[1], name)
+          if pending[1] > 0 then
+            needed = pending[2]
+          else
+            local unread = redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', 1)
+            if unread[1] then needed = unread[1][1] end
+          end
+          if floor == nil or before(needed, floor) then floor = needed end
+        end
+        local acknowledged = 0
+        if floor then
+          acknowledged = redis.call('XTRIM', KEYS[1], 'MINID', floor)
+        end
+        local cap = tonumber(ARGV[2])
+        if cap > 0 and redis.call('XLEN', KEYS[1]) > cap then
+          local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1][1]
+          local dropped = redis.call('XTRIM', KEYS[1], 'MAXLEN', cap)
+          local kept = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+          return {acknowledged, dropped, first, kept and kept[1] or ''}
+        end
+        return {acknowledged, 0, '', ''}
+        """;
+
     private static readonly RedisValue Version = "1";
 
     private async ValueTask<IDatabase> DbAsync(CancellationToken cancellationToken) =>
@@ -49,8 +95,7 @@ internal sealed class RedisStreamStore(
     {
         IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
         RedisKey key = keys.Stream(stream);
-        await db.StreamAddAsync(key, [new NameValueEntry("v", Version), new NameValueEntry("event", eventJson)],
-            maxLength: maxLength, useApproximateMaxLength: true).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await db.StreamAddAsync(key, [new NameValueEntry("v", Version), new NameValueEntry("event", eventJson)]).WaitAsync(cancellationToken).ConfigureAwait(false);
         await WaitForReplicasAsync(db, key, cancellationToken).ConfigureAwait(false);
     }
 
@@ -84,8 +129,7 @@ internal sealed class RedisStreamStore(
         var tasks = new Task<RedisValue>[eventJson.Count];
         for (int i = 0; i < tasks.Length; i++)
         {
-            tasks[i] = db.StreamAddAsync(key, [new NameValueEntry("v", Version), new NameValueEntry("event", eventJson[i])],
-                maxLength: maxLength, useApproximateMaxLength: true);
+            tasks[i] = db.StreamAddAsync(key, [new NameValueEntry("v", Version), new NameValueEntry("event", eventJson[i])]);
         }
 
         try
@@ -232,6 +276,16 @@ internal sealed class RedisStreamStore(
         }
 
         return result;
+    }
+
+    public async ValueTask<StreamTrim> TrimAsync(string stream, int maxLength, int? hardMaxLength, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        var reply = (RedisResult[])(await db.ScriptEvaluateAsync(TrimScript, [keys.Stream(stream)], [maxLength, hardMaxLength ?? 0])
+            .WaitAsync(cancellationToken).ConfigureAwait(false))!;
+        string? firstDropped = (string?)reply[2];
+        string? firstKept = (string?)reply[3];
+        return new StreamTrim((long)reply[0], (long)reply[1], string.IsNullOrEmpty(firstDropped) ? null : firstDropped, string.IsNullOrEmpty(firstKept) ? null : firstKept);
     }
 
     public async ValueTask DisposeAsync()

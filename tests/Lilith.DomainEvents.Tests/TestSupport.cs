@@ -178,5 +178,8 @@ internal sealed class HeldAcknowledgements(IStreamStore inner) : IStreamStore, I
     public ValueTask<IReadOnlyList<DeadLetter>> ReadDeadLettersAsync(string stream, int count, CancellationToken cancellationToken) =>
         inner.ReadDeadLettersAsync(stream, count, cancellationToken);
 
+    public ValueTask<StreamTrim> TrimAsync(string stream, int maxLength, int? hardMaxLength, CancellationToken cancellationToken) =>
+        inner.TrimAsync(stream, maxLength, hardMaxLength, cancellationToken);
+
     public ValueTask DisposeAsync() => inner is IAsyncDisposable disposable ? disposable.DisposeAsync() : default;
 }

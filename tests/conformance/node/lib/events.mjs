@@ -18,7 +18,7 @@ export function cloudEvent({ id = randomUUID(), source, type, subject, time = ne
 
 export async function publish(redis, prefix, stream, event) {
   const json = cloudEvent(event);
-  const entryId = await redis.xadd(key(C, 'stream', { prefix, stream }), 'MAXLEN', '~', MAX_STREAM, '*', 'v', '1', 'event', json);
+  const entryId = await redis.xadd(key(C, 'stream', { prefix, stream }), '*', 'v', '1', 'event', json);
   return { entryId, event: JSON.parse(json) };
 }
 
@@ -79,4 +79,10 @@ export async function consume(redis, prefix, stream, group, consumer, count, tim
 export async function pending(redis, prefix, stream, group) {
   const [count] = await redis.xpending(key(C, 'stream', { prefix, stream }), group);
   return { pending: Number(count) };
+}
+
+/** The retention rule: trims entries every group acknowledged once the stream is over its length; a hard cap only when given. */
+export async function trim(redis, prefix, stream, maxLength = MAX_STREAM, hardCap = 0) {
+  const [acknowledged, dropped, firstDropped, firstKept] = await run(redis, script(DOC, 'Trim acknowledged entries'), [key(C, 'stream', { prefix, stream })], [maxLength, hardCap]);
+  return { acknowledged: Number(acknowledged), dropped: Number(dropped), firstDropped, firstKept };
 }

@@ -30,7 +30,7 @@ def cloud_event(source, type_, event_id=None, subject=None, data=None):
 
 def publish(r, prefix, stream, source, type_, event_id=None, subject=None, data=None):
     text = cloud_event(source, type_, event_id, subject, data)
-    entry_id = r.xadd(key(C, "stream", prefix=prefix, stream=stream), {"v": "1", "event": text}, maxlen=MAX_STREAM, approximate=True)
+    entry_id = r.xadd(key(C, "stream", prefix=prefix, stream=stream), {"v": "1", "event": text})
     return {"entryId": entry_id, "event": json.loads(text)}
 
 
@@ -100,3 +100,10 @@ def consume(r, prefix, stream, group, consumer, count, timeout_ms):
 
 def pending(r, prefix, stream, group):
     return {"pending": int(r.xpending(key(C, "stream", prefix=prefix, stream=stream), group)["pending"])}
+
+
+def trim(r, prefix, stream, max_length=MAX_STREAM, hard_cap=0):
+    """The retention rule: trims entries every group acknowledged once the stream is over its length; a hard cap only when given."""
+    acknowledged, dropped, first_dropped, first_kept = run(r, script(DOC, "Trim acknowledged entries"),
+                                                           [key(C, "stream", prefix=prefix, stream=stream)], [max_length, hard_cap])
+    return {"acknowledged": int(acknowledged), "dropped": int(dropped), "firstDropped": first_dropped, "firstKept": first_kept}
