@@ -34,11 +34,23 @@ public sealed class DomainEventsOptions
     /// <summary>Key prefix of every Redis key (schema/README.md). Default <c>lilith</c>.</summary>
     public string KeyPrefix { get; set; } = "lilith";
 
-    /// <summary>This service's name: the consumer group on every stream it subscribes to. Required when handlers consume from a stream.</summary>
-    public string ServiceName { get; set; } = "service";
+    /// <summary>
+    /// This service's name: the consumer group on every stream it subscribes to, and the default <see cref="Source"/>.
+    /// Required when this service consumes from Redis (handlers or subscriptions registered): two services sharing one
+    /// group would split each other's events, so the host's start fails when it is missing.
+    /// </summary>
+    public string? ServiceName { get; set; }
 
-    /// <summary>This process's consumer name inside the group; unique per process. Default: host name, process id and a random suffix.</summary>
-    public string ConsumerName { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
+    /// <summary>
+    /// This process's consumer name inside the group. Default (null): <c>&lt;ServiceName&gt;-&lt;host&gt;-&lt;ordinal&gt;</c>,
+    /// the ordinal being the lowest one no other live process of the service on this host holds (an operating-system
+    /// file lock, released when the process ends), so a restarted process takes its old name and drains its own
+    /// pending entries at once.
+    /// </summary>
+    public string? ConsumerName { get; set; }
+
+    /// <summary>Consumers of the group that hold no pending entry and were idle this long are deleted from the group. Default 1 h.</summary>
+    public TimeSpan ConsumerIdleTimeout { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>The CloudEvents <c>source</c> of published events (a URI-reference). Default <c>/</c> + <see cref="ServiceName"/>.</summary>
     public string? Source { get; set; }

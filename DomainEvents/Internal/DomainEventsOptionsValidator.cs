@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 namespace Lilith.DomainEvents.Internal;
 
 /// <summary>Checks <see cref="DomainEventsOptions"/> when the host starts; each message names the option and its value.</summary>
-internal sealed class DomainEventsOptionsValidator : IValidateOptions<DomainEventsOptions>
+internal sealed class DomainEventsOptionsValidator(EventTypeRegistry registry) : IValidateOptions<DomainEventsOptions>
 {
     public ValidateOptionsResult Validate(string? name, DomainEventsOptions options)
     {
@@ -14,14 +14,26 @@ internal sealed class DomainEventsOptionsValidator : IValidateOptions<DomainEven
             errors.Add(prefixError);
         }
 
-        Name(options.ServiceName, "service", "DomainEventsOptions.ServiceName", errors);
+        if (options.ServiceName is not null || (options.Transport == DomainEventTransport.Redis && StreamConsumerHost.Consumes(options, registry)))
+        {
+            if (options.ServiceName is null)
+            {
+                errors.Add("DomainEventsOptions.ServiceName: required when this service consumes events from Redis (handlers or subscriptions are registered); " +
+                    "it names the consumer group, and two services sharing a group split each other's events. Set it to this service's name, e.g. \"billing\".");
+            }
+            else
+            {
+                Name(options.ServiceName, "service", "DomainEventsOptions.ServiceName", errors);
+            }
+        }
+
         Name(options.Stream, "stream", "DomainEventsOptions.Stream", errors);
         foreach (string stream in options.Subscriptions)
         {
             Name(stream, "stream", "DomainEventsOptions.Subscriptions", errors);
         }
 
-        if (string.IsNullOrWhiteSpace(options.ConsumerName) || options.ConsumerName.Any(char.IsControl))
+        if (options.ConsumerName is not null && (string.IsNullOrWhiteSpace(options.ConsumerName) || options.ConsumerName.Any(char.IsControl)))
         {
             errors.Add($"DomainEventsOptions.ConsumerName: '{options.ConsumerName}' must be a non-empty name without control characters.");
         }
@@ -63,6 +75,12 @@ internal sealed class DomainEventsOptionsValidator : IValidateOptions<DomainEven
         if (options.ClaimIdleTime < TimeSpan.FromMilliseconds(1))
         {
             errors.Add($"DomainEventsOptions.ClaimIdleTime: {options.ClaimIdleTime} must be at least 1 ms.");
+        }
+
+        if (options.ConsumerIdleTimeout <= 2 * options.ReadBlockTime)
+        {
+            errors.Add($"DomainEventsOptions.ConsumerIdleTimeout: {options.ConsumerIdleTimeout} must be more than twice DomainEventsOptions.ReadBlockTime ({options.ReadBlockTime}): " +
+                "a live consumer reads at least that often, so only a dead one is idle longer.");
         }
 
         if (options.ClaimInterval < TimeSpan.FromMilliseconds(1))

@@ -48,6 +48,9 @@ internal interface IStreamStore
     /// <summary>Claims entries pending longer than <paramref name="minIdle"/> for <paramref name="consumer"/> (XAUTOCLAIM), with delivery counts.</summary>
     ValueTask<IReadOnlyList<StreamEntry>> ClaimStaleAsync(string stream, string group, string consumer, TimeSpan minIdle, int count, CancellationToken cancellationToken);
 
+    /// <summary>Deletes the group's consumers other than <paramref name="self"/> that hold no pending entry and were idle longer than <paramref name="idle"/>; returns how many.</summary>
+    ValueTask<long> DeleteIdleConsumersAsync(string stream, string group, string self, TimeSpan idle, CancellationToken cancellationToken);
+
     ValueTask<bool> IsHandledAsync(string stream, string group, string source, string id, CancellationToken cancellationToken);
 
     /// <summary>Acknowledges an entry; when <paramref name="handled"/> is set, records it as handled for the window, in the same script.</summary>

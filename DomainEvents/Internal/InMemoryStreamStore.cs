@@ -154,6 +154,9 @@ internal sealed class InMemoryStreamStore(TimeProvider time, int maxDeadLetterLe
         }
     }
 
+    /// <summary>Consumers exist here only through their pending entries, so there is never one to delete.</summary>
+    public ValueTask<long> DeleteIdleConsumersAsync(string stream, string group, string self, TimeSpan idle, CancellationToken cancellationToken) => new(0L);
+
     public ValueTask<bool> IsHandledAsync(string stream, string group, string source, string id, CancellationToken cancellationToken)
     {
         lock (_gate)

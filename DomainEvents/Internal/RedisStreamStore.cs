@@ -86,6 +86,28 @@ internal sealed class RedisStreamStore(
         return {acknowledged, 0, '', ''}
         """;
 
+    /// <summary>
+    /// KEYS[1] stream; ARGV[1] group, ARGV[2] idle ms, ARGV[3] the calling consumer. Deletes the group's other consumers
+    /// that hold no pending entry and were idle longer than ARGV[2] (checked and deleted atomically, so a consumer
+    /// that just took an entry is never deleted with it); returns how many.
+    /// </summary>
+    internal const string DeleteIdleConsumersScript = """
+        local deleted = 0
+        for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+          local name, pending, idle
+          for i = 1, #consumer, 2 do
+            if consumer[i] == 'name' then name = consumer[i + 1]
+            elseif consumer[i] == 'pending' then pending = consumer[i + 1]
+            elseif consumer[i] == 'idle' then idle = consumer[i + 1] end
+          end
+          if name ~= ARGV[3] and pending == 0 and idle > tonumber(ARGV[2]) then
+            redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], name)
+            deleted = deleted + 1
+          end
+        end
+        return deleted
+        """;
+
     private static readonly RedisValue Version = "1";
 
     private async ValueTask<IDatabase> DbAsync(CancellationToken cancellationToken) =>
@@ -230,6 +252,13 @@ internal sealed class RedisStreamStore(
 
         // Redis 7 and later: pending entries the trim removed, which XAUTOCLAIM has just dropped from the pending list.
         return [.. claimed, .. deleted.Select(id => new StreamEntry(id.ToString(), null, null, 0, TrimmedEntry.Dropped))];
+    }
+
+    public async ValueTask<long> DeleteIdleConsumersAsync(string stream, string group, string self, TimeSpan idle, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        return (long)await db.ScriptEvaluateAsync(DeleteIdleConsumersScript, [keys.Stream(stream)], [group, (long)idle.TotalMilliseconds, self])
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask<bool> IsHandledAsync(string stream, string group, string source, string id, CancellationToken cancellationToken)

@@ -30,4 +30,7 @@ internal sealed partial class StreamConsumer
 
     [LoggerMessage(EventId = 9, Level = LogLevel.Debug, Message = "Entry {EntryId} of stream '{Stream}' (group '{Group}') is no longer pending for this consumer (claimed or handled by another); not dead-lettered")]
     private static partial void LogNoLongerOurs(ILogger logger, string entryId, string stream, string group);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Deleted {Count} consumers of stream '{Stream}' (group '{Group}') that held no pending entry and were idle longer than {IdleTimeout}")]
+    private static partial void LogDeletedConsumers(ILogger logger, long count, string stream, string group, TimeSpan idleTimeout);
 }

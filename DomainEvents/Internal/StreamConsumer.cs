@@ -33,10 +33,18 @@ internal sealed partial class StreamConsumer(
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _inFlight = new(StringComparer.Ordinal);
     private long _handled;
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>The consumer group: the service name (required on Redis; in memory, one process, a default serves).</summary>
+    private string Group => _options.ServiceName ?? DomainEventsDefaults.UnnamedService;
+
+    // Set once at start: the configured consumer name, or the default one with this host's lowest free ordinal.
+    private string _consumer = string.Empty;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        using ConsumerIdentity identity = ConsumerIdentity.Acquire(_options.ConsumerName, Group);
+        _consumer = identity.Name;
         IList<string> streams = _options.Subscriptions.Count > 0 ? _options.Subscriptions : [_options.Stream];
-        return Task.WhenAll(streams.Distinct(StringComparer.Ordinal).Select(s => Task.Run(() => RunAsync(s, stoppingToken), CancellationToken.None)));
+        await Task.WhenAll(streams.Distinct(StringComparer.Ordinal).Select(s => Task.Run(() => RunAsync(s, stoppingToken), CancellationToken.None))).ConfigureAwait(false);
     }
 
     private async Task RunAsync(string stream, CancellationToken cancellationToken)
@@ -64,8 +72,8 @@ internal sealed partial class StreamConsumer(
 
     private async Task ConsumeAsync(string stream, ConcurrentQueue<Task> settling, CancellationToken cancellationToken)
     {
-        string group = _options.ServiceName;
-        string consumer = _options.ConsumerName;
+        string group = Group;
+        string consumer = _consumer;
         int failures = 0;
         bool drained = false;
         long nextClaim = 0;
@@ -87,6 +95,12 @@ internal sealed partial class StreamConsumer(
                     {
                         LogClaimed(logger, claimed.Count, stream, group);
                         await ProcessAsync(stream, group, claimed, settling, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    long deleted = await store.DeleteIdleConsumersAsync(stream, group, consumer, _options.ConsumerIdleTimeout, cancellationToken).ConfigureAwait(false);
+                    if (deleted > 0)
+                    {
+                        LogDeletedConsumers(logger, deleted, stream, group, _options.ConsumerIdleTimeout);
                     }
 
                     nextClaim = time.GetTimestamp() + (long)(_options.ClaimInterval.TotalSeconds * time.TimestampFrequency);
@@ -349,8 +363,8 @@ internal sealed partial class StreamConsumer(
 
     private async Task DeadLetterAsync(string stream, string group, StreamEntry entry, int attempts, string reason, string? error, CancellationToken cancellationToken)
     {
-        string payload = new DeadLetterPayload(1, stream, group, _options.ConsumerName, entry.Id, attempts, reason, error).ToJson();
-        string? holder = entry.Trimmed == TrimmedEntry.Dropped ? null : _options.ConsumerName;
+        string payload = new DeadLetterPayload(1, stream, group, _consumer, entry.Id, attempts, reason, error).ToJson();
+        string? holder = entry.Trimmed == TrimmedEntry.Dropped ? null : _consumer;
         if (!await store.DeadLetterAsync(stream, group, entry.Id, holder, payload, entry.Event, cancellationToken).ConfigureAwait(false))
         {
             LogNoLongerOurs(logger, entry.Id, stream, group);
