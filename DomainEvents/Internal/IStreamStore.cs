@@ -48,6 +48,9 @@ internal interface IStreamStore
     /// <summary>Claims entries pending longer than <paramref name="minIdle"/> for <paramref name="consumer"/> (XAUTOCLAIM), with delivery counts.</summary>
     ValueTask<IReadOnlyList<StreamEntry>> ClaimStaleAsync(string stream, string group, string consumer, TimeSpan minIdle, int count, CancellationToken cancellationToken);
 
+    /// <summary>Starts the idle time of the entries still pending for <paramref name="consumer"/> again (their handlers still run).</summary>
+    ValueTask KeepPendingAsync(string stream, string group, string consumer, IReadOnlyList<string> entryIds, CancellationToken cancellationToken);
+
     /// <summary>Deletes the group's consumers other than <paramref name="self"/> that hold no pending entry and were idle longer than <paramref name="idle"/>; returns how many.</summary>
     ValueTask<long> DeleteIdleConsumersAsync(string stream, string group, string self, TimeSpan idle, CancellationToken cancellationToken);
 

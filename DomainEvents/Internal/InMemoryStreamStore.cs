@@ -154,6 +154,23 @@ internal sealed class InMemoryStreamStore(TimeProvider time, int maxDeadLetterLe
         }
     }
 
+    public ValueTask KeepPendingAsync(string stream, string group, string consumer, IReadOnlyList<string> entryIds, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            Group g = GroupOf(Get(stream), group);
+            foreach (string id in entryIds)
+            {
+                if (g.Pending.TryGetValue(id, out Pending? p) && p.Consumer == consumer)
+                {
+                    g.Pending[id] = p with { DeliveredAt = time.GetTimestamp() };
+                }
+            }
+        }
+
+        return default;
+    }
+
     /// <summary>Consumers exist here only through their pending entries, so there is never one to delete.</summary>
     public ValueTask<long> DeleteIdleConsumersAsync(string stream, string group, string self, TimeSpan idle, CancellationToken cancellationToken) => new(0L);
 

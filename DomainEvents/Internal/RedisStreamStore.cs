@@ -108,6 +108,22 @@ internal sealed class RedisStreamStore(
         return deleted
         """;
 
+    /// <summary>
+    /// KEYS[1] stream; ARGV[1] group, ARGV[2] consumer, ARGV[3..] entry ids. For each entry still pending for that
+    /// consumer, <c>XCLAIM ... 0 ... JUSTID</c> by the owner: its idle time starts again (JUSTID leaves the delivery count
+    /// as it is), so no other consumer claims an entry whose handler still runs. Returns how many were kept.
+    /// </summary>
+    internal const string KeepPendingScript = """
+        local kept = 0
+        for i = 3, #ARGV do
+          if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2]) > 0 then
+            redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+            kept = kept + 1
+          end
+        end
+        return kept
+        """;
+
     private static readonly RedisValue Version = "1";
 
     private async ValueTask<IDatabase> DbAsync(CancellationToken cancellationToken) =>
@@ -252,6 +268,13 @@ internal sealed class RedisStreamStore(
 
         // Redis 7 and later: pending entries the trim removed, which XAUTOCLAIM has just dropped from the pending list.
         return [.. claimed, .. deleted.Select(id => new StreamEntry(id.ToString(), null, null, 0, TrimmedEntry.Dropped))];
+    }
+
+    public async ValueTask KeepPendingAsync(string stream, string group, string consumer, IReadOnlyList<string> entryIds, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        RedisValue[] args = [group, consumer, .. entryIds.Select(id => (RedisValue)id)];
+        await db.ScriptEvaluateAsync(KeepPendingScript, [keys.Stream(stream)], args).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask<long> DeleteIdleConsumersAsync(string stream, string group, string self, TimeSpan idle, CancellationToken cancellationToken)

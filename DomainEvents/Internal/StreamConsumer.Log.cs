@@ -33,4 +33,7 @@ internal sealed partial class StreamConsumer
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Deleted {Count} consumers of stream '{Stream}' (group '{Group}') that held no pending entry and were idle longer than {IdleTimeout}")]
     private static partial void LogDeletedConsumers(ILogger logger, long count, string stream, string group, TimeSpan idleTimeout);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "Keeping the in-flight entries of group '{Group}' from being claimed failed; retrying after a third of the claim idle time")]
+    private static partial void LogKeepFailed(ILogger logger, Exception exception, string group);
 }

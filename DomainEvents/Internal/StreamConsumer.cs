@@ -31,6 +31,9 @@ internal sealed partial class StreamConsumer(
     public long HandledCount => Interlocked.Read(ref _handled);
 
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _inFlight = new(StringComparer.Ordinal);
+
+    // Entries this consumer handles now (handlers running or waiting to retry), kept from being claimed.
+    private readonly ConcurrentDictionary<(string Stream, string EntryId), byte> _held = new();
     private long _handled;
 
     /// <summary>The consumer group: the service name (required on Redis; in memory, one process, a default serves).</summary>
@@ -44,7 +47,37 @@ internal sealed partial class StreamConsumer(
         using ConsumerIdentity identity = ConsumerIdentity.Acquire(_options.ConsumerName, Group);
         _consumer = identity.Name;
         IList<string> streams = _options.Subscriptions.Count > 0 ? _options.Subscriptions : [_options.Stream];
+        Task keeping = Task.Run(() => KeepHeldEntriesAsync(stoppingToken), CancellationToken.None);
         await Task.WhenAll(streams.Distinct(StringComparer.Ordinal).Select(s => Task.Run(() => RunAsync(s, stoppingToken), CancellationToken.None))).ConfigureAwait(false);
+        await keeping.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Every third of the claim idle time, starts the idle time of the entries whose handlers run (or wait to retry) in
+    /// this consumer again, so another consumer does not claim and run them at the same time.
+    /// </summary>
+    private async Task KeepHeldEntriesAsync(CancellationToken cancellationToken)
+    {
+        TimeSpan period = _options.ClaimIdleTime / 3;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(period, time, cancellationToken).ConfigureAwait(false);
+                foreach (IGrouping<string, string> stream in _held.Keys.GroupBy(k => k.Stream, k => k.EntryId))
+                {
+                    await store.KeepPendingAsync(stream.Key, Group, _consumer, [.. stream], cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                LogKeepFailed(logger, e, Group);
+            }
+        }
     }
 
     private async Task RunAsync(string stream, CancellationToken cancellationToken)
@@ -182,6 +215,7 @@ internal sealed partial class StreamConsumer(
 
     private async Task ProcessEntryAsync(string stream, string group, StreamEntry entry, ConcurrentQueue<Task> settling, CancellationToken cancellationToken)
     {
+        _held[(stream, entry.Id)] = 0;
         try
         {
             await HandleEntryAsync(stream, group, entry, settling, cancellationToken).ConfigureAwait(false);
@@ -194,6 +228,10 @@ internal sealed partial class StreamConsumer(
         {
             // Acknowledge or dead-letter failed (Redis unreachable): the entry stays pending and is claimed later.
             LogSettleFailed(logger, e, entry.Id, stream, group);
+        }
+        finally
+        {
+            _held.TryRemove((stream, entry.Id), out _);
         }
     }
 

@@ -84,6 +84,42 @@ public sealed class RedisPendingEntryTests(RedisFixture redis)
     }
 
     [Fact]
+    public async Task A_handler_running_longer_than_the_claim_idle_time_is_not_claimed_and_run_again_by_another_consumer()
+    {
+        var slow = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var recorder = new Recorder { Delay = ct => slow.Task.WaitAsync(ct) };
+        void Options(DomainEventsOptions o, string name)
+        {
+            o.ConsumerName = name;
+            o.ClaimIdleTime = TimeSpan.FromMilliseconds(600);
+            o.ClaimInterval = TimeSpan.FromMilliseconds(50);
+        }
+
+        using IHost a = Build(recorder, o => Options(o, "billing-a"));
+        using IHost b = Build(recorder, o => Options(o, "billing-b"));
+        await a.StartAsync(Ct);
+        await b.StartAsync(Ct);
+        CloudEvent sent = await a.Services.GetRequiredService<IDomainEventPublisher>().PublishAsync(new OrderPlaced("slow", 1), cancellationToken: Ct);
+        await EventsHost.WaitUntilAsync(() => recorder.Attempts.ContainsKey(sent.Id), Within, "a consumer started the handler");
+
+        // The handler runs for five claim idle times while the other consumer looks for stale entries every 50 ms.
+        IDatabase db = (await redis.ConnectionAsync()).GetDatabase();
+        long until = TimeProvider.System.GetTimestamp() + TimeProvider.System.TimestampFrequency * 3;
+        while (TimeProvider.System.GetTimestamp() < until)
+        {
+            Assert.Equal(1, recorder.Attempts[sent.Id]);
+            await Task.Delay(50, Ct);
+        }
+
+        slow.SetResult();
+        await EventsHost.WaitUntilAsync(() => recorder.Successes.ContainsKey(sent.Id), Within, "the handler finished");
+        await a.StopAsync(Ct);
+        await b.StopAsync(Ct);
+        Assert.Equal(1, recorder.Attempts[sent.Id]);
+        Assert.Equal(0, (await db.StreamPendingAsync(StreamKey, "billing")).PendingMessageCount);
+    }
+
+    [Fact]
     public async Task Trimmed_pending_entries_of_a_dead_consumer_are_dead_lettered_as_trimmed()
     {
         IDatabase db = (await redis.ConnectionAsync()).GetDatabase();

@@ -169,6 +169,9 @@ internal sealed class HeldAcknowledgements(IStreamStore inner) : IStreamStore, I
     public ValueTask<IReadOnlyList<StreamEntry>> ClaimStaleAsync(string stream, string group, string consumer, TimeSpan minIdle, int count, CancellationToken cancellationToken) =>
         inner.ClaimStaleAsync(stream, group, consumer, minIdle, count, cancellationToken);
 
+    public ValueTask KeepPendingAsync(string stream, string group, string consumer, IReadOnlyList<string> entryIds, CancellationToken cancellationToken) =>
+        inner.KeepPendingAsync(stream, group, consumer, entryIds, cancellationToken);
+
     public ValueTask<long> DeleteIdleConsumersAsync(string stream, string group, string self, TimeSpan idle, CancellationToken cancellationToken) =>
         inner.DeleteIdleConsumersAsync(stream, group, self, idle, cancellationToken);
 
