@@ -100,7 +100,11 @@ public sealed class DomainEventsOptions
     /// <summary>Delay before the first retry; doubled for each further attempt, capped at 30 s. Default 100 ms.</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>An entry pending this long (its consumer died or hangs) is claimed with <c>XAUTOCLAIM</c>. Default 30 s.</summary>
+    /// <summary>
+    /// An entry pending this long (its consumer died or hangs) is claimed with <c>XAUTOCLAIM</c>. A live consumer restarts
+    /// the idle time of the entries its handlers run (or retry) every third of it, so a slow handler or a long retry
+    /// backoff is not claimed by another consumer. At least 100 ms. Default 30 s.
+    /// </summary>
     public TimeSpan ClaimIdleTime { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How often the consumer looks for stale pending entries. Default 5 s.</summary>

@@ -72,9 +72,10 @@ internal sealed class DomainEventsOptionsValidator(EventTypeRegistry registry) :
             errors.Add($"DomainEventsOptions.ReadBlockTime: {options.ReadBlockTime} must be from 1 ms to 5 minutes.");
         }
 
-        if (options.ClaimIdleTime < TimeSpan.FromMilliseconds(1))
+        if (options.ClaimIdleTime < TimeSpan.FromMilliseconds(100))
         {
-            errors.Add($"DomainEventsOptions.ClaimIdleTime: {options.ClaimIdleTime} must be at least 1 ms.");
+            errors.Add($"DomainEventsOptions.ClaimIdleTime: {options.ClaimIdleTime} must be at least 100 ms: a consumer refreshes the idle time of " +
+                "the entries its handlers run (and retry) every third of it, a round trip each time, so that no other consumer claims them.");
         }
 
         if (options.ConsumerIdleTimeout <= 2 * options.ReadBlockTime)

@@ -128,7 +128,7 @@ public sealed class RedisPendingEntryTests(RedisFixture redis)
 
         using IHost host = Build(new Recorder(), o =>
         {
-            o.ClaimIdleTime = TimeSpan.FromMilliseconds(50);
+            o.ClaimIdleTime = TimeSpan.FromMilliseconds(100);
             o.ClaimInterval = TimeSpan.FromMilliseconds(20);
         });
         await host.StartAsync(Ct);
