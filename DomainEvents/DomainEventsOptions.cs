@@ -34,11 +34,23 @@ public sealed class DomainEventsOptions
     /// <summary>Key prefix of every Redis key (schema/README.md). Default <c>lilith</c>.</summary>
     public string KeyPrefix { get; set; } = "lilith";
 
-    /// <summary>This service's name: the consumer group on every stream it subscribes to. Required when handlers consume from a stream.</summary>
-    public string ServiceName { get; set; } = "service";
+    /// <summary>
+    /// This service's name: the consumer group on every stream it subscribes to, and the default <see cref="Source"/>.
+    /// Required when this service consumes from Redis (handlers or subscriptions registered): two services sharing one
+    /// group would split each other's events, so the host's start fails when it is missing.
+    /// </summary>
+    public string? ServiceName { get; set; }
 
-    /// <summary>This process's consumer name inside the group; unique per process. Default: host name, process id and a random suffix.</summary>
-    public string ConsumerName { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
+    /// <summary>
+    /// This process's consumer name inside the group. Default (null): <c>&lt;ServiceName&gt;-&lt;host&gt;-&lt;ordinal&gt;</c>,
+    /// the ordinal being the lowest one no other live process of the service on this host holds (an operating-system
+    /// file lock, released when the process ends), so a restarted process takes its old name and drains its own
+    /// pending entries at once.
+    /// </summary>
+    public string? ConsumerName { get; set; }
+
+    /// <summary>Consumers of the group that hold no pending entry and were idle this long are deleted from the group. Default 1 h.</summary>
+    public TimeSpan ConsumerIdleTimeout { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>The CloudEvents <c>source</c> of published events (a URI-reference). Default <c>/</c> + <see cref="ServiceName"/>.</summary>
     public string? Source { get; set; }
@@ -55,8 +67,23 @@ public sealed class DomainEventsOptions
     /// <summary>How the handlers of one event run. Default <see cref="DispatchStrategy.Sequential"/>.</summary>
     public DispatchStrategy DispatchStrategy { get; set; } = DispatchStrategy.Sequential;
 
-    /// <summary>Approximate maximum length of a stream (<c>XADD MAXLEN ~</c>). Default 1,000,000.</summary>
+    /// <summary>
+    /// Length above which a stream is trimmed of the entries every consumer group has acknowledged (<c>XTRIM MINID</c> at
+    /// the oldest entry some group still has pending or has not read). Never removes an entry a group still needs, so a
+    /// stream may stay longer while a group is behind. Default 1,000,000.
+    /// </summary>
     public int MaxStreamLength { get; set; } = 1_000_000;
+
+    /// <summary>
+    /// A hard cap, off (null) by default: when set and a stream is still longer than this after the safe trim, its
+    /// oldest entries are removed although some group has not acknowledged them. Each such trim logs a Warning with the
+    /// count and the dropped id range and adds the count to <c>lilith.domain_events.dropped_unread</c>. At least
+    /// <see cref="MaxStreamLength"/>.
+    /// </summary>
+    public int? HardMaxStreamLength { get; set; }
+
+    /// <summary>How often, at most, a publisher trims a stream it publishes on (zero: after every publish). Default 1 s.</summary>
+    public TimeSpan RetentionInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Approximate maximum length of a dead-letter stream. Default 100,000.</summary>
     public int MaxDeadLetterLength { get; set; } = 100_000;
@@ -73,7 +100,11 @@ public sealed class DomainEventsOptions
     /// <summary>Delay before the first retry; doubled for each further attempt, capped at 30 s. Default 100 ms.</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>An entry pending this long (its consumer died or hangs) is claimed with <c>XAUTOCLAIM</c>. Default 30 s.</summary>
+    /// <summary>
+    /// An entry pending this long (its consumer died or hangs) is claimed with <c>XAUTOCLAIM</c>. A live consumer restarts
+    /// the idle time of the entries its handlers run (or retry) every third of it, so a slow handler or a long retry
+    /// backoff is not claimed by another consumer. At least 100 ms. Default 30 s.
+    /// </summary>
     public TimeSpan ClaimIdleTime { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How often the consumer looks for stale pending entries. Default 5 s.</summary>

@@ -41,6 +41,7 @@ public static class DomainEventsServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<EventEnvelopes>();
         services.TryAddSingleton<IDomainEventDispatcher, DomainEventDispatcher>();
+        services.TryAddSingleton<StreamRetention>();
         services.TryAddSingleton<IDomainEventPublisher, DomainEventPublisher>();
         services.TryAddSingleton<IStreamStore>(CreateStore);
         services.TryAddSingleton<IDeadLetterReader, DeadLetterReader>();
@@ -55,9 +56,9 @@ public static class DomainEventsServiceCollectionExtensions
         return options.Transport == DomainEventTransport.Redis
             ? new RedisStreamStore(
                 RedisConnectionSource.Resolve(services, options.ConnectionString, "Lilith.DomainEvents"),
-                new EventKeys(options.KeyPrefix), options.MaxStreamLength, options.MaxDeadLetterLength,
+                new EventKeys(options.KeyPrefix), options.MaxDeadLetterLength,
                 options.ReadBlockTime, options.PollInterval, services.GetRequiredService<TimeProvider>(),
                 options.ReplicaAcknowledgements, options.ReplicaAcknowledgementTimeout)
-            : new InMemoryStreamStore(services.GetRequiredService<TimeProvider>(), options.MaxStreamLength, options.MaxDeadLetterLength);
+            : new InMemoryStreamStore(services.GetRequiredService<TimeProvider>(), options.MaxDeadLetterLength);
     }
 }

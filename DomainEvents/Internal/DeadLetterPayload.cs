@@ -25,4 +25,5 @@ internal static class DeadLetterReasons
     public const string TooManyDeliveries = "too-many-deliveries";
     public const string Malformed = "malformed";
     public const string UnknownVersion = "unknown-version";
+    public const string Trimmed = "trimmed";
 }

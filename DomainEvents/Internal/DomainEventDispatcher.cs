@@ -11,7 +11,7 @@ namespace Lilith.DomainEvents.Internal;
 internal sealed class EventEnvelopes(EventTypeRegistry registry, IOptions<DomainEventsOptions> options, TimeProvider time)
 {
     private readonly JsonSerializerOptions _data = options.Value.DataSerializerOptions ?? WireJson.Options;
-    private readonly string _source = options.Value.Source ?? "/" + options.Value.ServiceName;
+    private readonly string _source = options.Value.Source ?? "/" + (options.Value.ServiceName ?? DomainEventsDefaults.UnnamedService);
     private readonly bool _systemTime = ReferenceEquals(time, TimeProvider.System);
 
     public EventTypeRegistry Registry => registry;

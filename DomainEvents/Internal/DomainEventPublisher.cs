@@ -4,7 +4,8 @@ using Microsoft.Extensions.Options;
 namespace Lilith.DomainEvents.Internal;
 
 /// <summary>Publishes on the configured store, waiting for its reply and retrying per the options.</summary>
-internal sealed class DomainEventPublisher(IStreamStore store, EventEnvelopes envelopes, IOptions<DomainEventsOptions> options, TimeProvider time) : IDomainEventPublisher
+internal sealed class DomainEventPublisher(IStreamStore store, EventEnvelopes envelopes, StreamRetention retention, IOptions<DomainEventsOptions> options, TimeProvider time)
+    : IDomainEventPublisher
 {
     private readonly DomainEventsOptions _options = options.Value;
 
@@ -46,6 +47,11 @@ internal sealed class DomainEventPublisher(IStreamStore store, EventEnvelopes en
             }
 
             DomainEventsTelemetry.Published.Add(pending.Count - failed.Count);
+            if (failed.Count < pending.Count)
+            {
+                retention.Published(stream);
+            }
+
             if (failed.Count == 0)
             {
                 return;
@@ -78,6 +84,7 @@ internal sealed class DomainEventPublisher(IStreamStore store, EventEnvelopes en
             {
                 await store.AddAsync(stream, json, cancellationToken).ConfigureAwait(false);
                 DomainEventsTelemetry.Published.Add(1, new KeyValuePair<string, object?>("messaging.destination.name", stream));
+                retention.Published(stream);
                 return;
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 namespace Lilith.DomainEvents.Internal;
 
 /// <summary>Checks <see cref="DomainEventsOptions"/> when the host starts; each message names the option and its value.</summary>
-internal sealed class DomainEventsOptionsValidator : IValidateOptions<DomainEventsOptions>
+internal sealed class DomainEventsOptionsValidator(EventTypeRegistry registry) : IValidateOptions<DomainEventsOptions>
 {
     public ValidateOptionsResult Validate(string? name, DomainEventsOptions options)
     {
@@ -14,14 +14,26 @@ internal sealed class DomainEventsOptionsValidator : IValidateOptions<DomainEven
             errors.Add(prefixError);
         }
 
-        Name(options.ServiceName, "service", "DomainEventsOptions.ServiceName", errors);
+        if (options.ServiceName is not null || (options.Transport == DomainEventTransport.Redis && StreamConsumerHost.Consumes(options, registry)))
+        {
+            if (options.ServiceName is null)
+            {
+                errors.Add("DomainEventsOptions.ServiceName: required when this service consumes events from Redis (handlers or subscriptions are registered); " +
+                    "it names the consumer group, and two services sharing a group split each other's events. Set it to this service's name, e.g. \"billing\".");
+            }
+            else
+            {
+                Name(options.ServiceName, "service", "DomainEventsOptions.ServiceName", errors);
+            }
+        }
+
         Name(options.Stream, "stream", "DomainEventsOptions.Stream", errors);
         foreach (string stream in options.Subscriptions)
         {
             Name(stream, "stream", "DomainEventsOptions.Subscriptions", errors);
         }
 
-        if (string.IsNullOrWhiteSpace(options.ConsumerName) || options.ConsumerName.Any(char.IsControl))
+        if (options.ConsumerName is not null && (string.IsNullOrWhiteSpace(options.ConsumerName) || options.ConsumerName.Any(char.IsControl)))
         {
             errors.Add($"DomainEventsOptions.ConsumerName: '{options.ConsumerName}' must be a non-empty name without control characters.");
         }
@@ -33,6 +45,12 @@ internal sealed class DomainEventsOptionsValidator : IValidateOptions<DomainEven
 
         Positive(options.MaxStreamLength, "MaxStreamLength", errors);
         Positive(options.MaxDeadLetterLength, "MaxDeadLetterLength", errors);
+        if (options.HardMaxStreamLength is { } cap && cap < options.MaxStreamLength)
+        {
+            errors.Add($"DomainEventsOptions.HardMaxStreamLength: {cap} must be at least DomainEventsOptions.MaxStreamLength ({options.MaxStreamLength}), or null for no hard cap.");
+        }
+
+        NotNegative(options.RetentionInterval, "RetentionInterval", errors);
         Positive(options.Concurrency, "Concurrency", errors);
         Positive(options.BatchSize, "BatchSize", errors);
         Positive(options.MaxAttempts, "MaxAttempts", errors);
@@ -54,9 +72,16 @@ internal sealed class DomainEventsOptionsValidator : IValidateOptions<DomainEven
             errors.Add($"DomainEventsOptions.ReadBlockTime: {options.ReadBlockTime} must be from 1 ms to 5 minutes.");
         }
 
-        if (options.ClaimIdleTime < TimeSpan.FromMilliseconds(1))
+        if (options.ClaimIdleTime < TimeSpan.FromMilliseconds(100))
         {
-            errors.Add($"DomainEventsOptions.ClaimIdleTime: {options.ClaimIdleTime} must be at least 1 ms.");
+            errors.Add($"DomainEventsOptions.ClaimIdleTime: {options.ClaimIdleTime} must be at least 100 ms: a consumer refreshes the idle time of " +
+                "the entries its handlers run (and retry) every third of it, a round trip each time, so that no other consumer claims them.");
+        }
+
+        if (options.ConsumerIdleTimeout <= 2 * options.ReadBlockTime)
+        {
+            errors.Add($"DomainEventsOptions.ConsumerIdleTimeout: {options.ConsumerIdleTimeout} must be more than twice DomainEventsOptions.ReadBlockTime ({options.ReadBlockTime}): " +
+                "a live consumer reads at least that often, so only a dead one is idle longer.");
         }
 
         if (options.ClaimInterval < TimeSpan.FromMilliseconds(1))

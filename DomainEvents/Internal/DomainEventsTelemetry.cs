@@ -20,5 +20,8 @@ internal static class DomainEventsTelemetry
 
     public static readonly Counter<long> DeadLettered = Meter.CreateCounter<long>("lilith.domain_events.dead_lettered", "{event}", "Entries moved to a dead-letter stream.");
 
+    public static readonly Counter<long> DroppedUnread = Meter.CreateCounter<long>("lilith.domain_events.dropped_unread", "{event}",
+        "Entries the hard stream cap removed before every consumer group had acknowledged them.");
+
     public static readonly Histogram<double> Lag = Meter.CreateHistogram<double>("lilith.domain_events.lag", "ms", "From the event's time to the end of its handling.");
 }

@@ -6,7 +6,7 @@ namespace Lilith.DomainEvents.Internal;
 /// Streams kept in this process with the semantics of Redis Streams that the consumer relies on: consumer
 /// groups, pending entries per consumer, delivery counts, idle-time claims, dead letters and handled markers.
 /// </summary>
-internal sealed class InMemoryStreamStore(TimeProvider time, int maxLength, int maxDeadLetterLength) : IStreamStore
+internal sealed class InMemoryStreamStore(TimeProvider time, int maxDeadLetterLength) : IStreamStore
 {
     private readonly object _gate = new();
     private readonly Dictionary<string, MemoryStream> _streams = new(StringComparer.Ordinal);
@@ -20,7 +20,7 @@ internal sealed class InMemoryStreamStore(TimeProvider time, int maxLength, int 
         cancellationToken.ThrowIfCancellationRequested();
         lock (_gate)
         {
-            Get(stream).Add("1", System.Text.Encoding.UTF8.GetString(eventJson), time, maxLength);
+            Get(stream).Add("1", System.Text.Encoding.UTF8.GetString(eventJson), time);
             SignalAdded();
         }
 
@@ -42,7 +42,7 @@ internal sealed class InMemoryStreamStore(TimeProvider time, int maxLength, int 
     {
         lock (_gate)
         {
-            Get(stream).Add(version, eventField, time, maxLength);
+            Get(stream).Add(version, eventField, time);
             SignalAdded();
         }
     }
@@ -154,6 +154,26 @@ internal sealed class InMemoryStreamStore(TimeProvider time, int maxLength, int 
         }
     }
 
+    public ValueTask KeepPendingAsync(string stream, string group, string consumer, IReadOnlyList<string> entryIds, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            Group g = GroupOf(Get(stream), group);
+            foreach (string id in entryIds)
+            {
+                if (g.Pending.TryGetValue(id, out Pending? p) && p.Consumer == consumer)
+                {
+                    g.Pending[id] = p with { DeliveredAt = time.GetTimestamp() };
+                }
+            }
+        }
+
+        return default;
+    }
+
+    /// <summary>Consumers exist here only through their pending entries, so there is never one to delete.</summary>
+    public ValueTask<long> DeleteIdleConsumersAsync(string stream, string group, string self, TimeSpan idle, CancellationToken cancellationToken) => new(0L);
+
     public ValueTask<bool> IsHandledAsync(string stream, string group, string source, string id, CancellationToken cancellationToken)
     {
         lock (_gate)
@@ -178,21 +198,26 @@ internal sealed class InMemoryStreamStore(TimeProvider time, int maxLength, int 
         return default;
     }
 
-    public ValueTask DeadLetterAsync(string stream, string group, string entryId, string deadLetterJson, string? eventField, CancellationToken cancellationToken)
+    public ValueTask<bool> DeadLetterAsync(string stream, string group, string entryId, string? holder, string deadLetterJson, string? eventField, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
             MemoryStream s = Get(stream);
+            Group g = GroupOf(s, group);
+            if (holder is not null && !(g.Pending.TryGetValue(entryId, out Pending? p) && p.Consumer == holder))
+            {
+                return new(false); // another consumer claimed or handled it meanwhile
+            }
+
+            g.Pending.Remove(entryId);
             s.DeadLetters.Add((deadLetterJson, eventField));
             if (s.DeadLetters.Count > maxDeadLetterLength)
             {
                 s.DeadLetters.RemoveAt(0);
             }
-
-            GroupOf(s, group).Pending.Remove(entryId);
         }
 
-        return default;
+        return new(true);
     }
 
     public ValueTask<IReadOnlyList<DeadLetter>> ReadDeadLettersAsync(string stream, int count, CancellationToken cancellationToken)
@@ -203,7 +228,29 @@ internal sealed class InMemoryStreamStore(TimeProvider time, int maxLength, int 
         }
     }
 
-    private static string HandledKey(string stream, string group, string source, string id) => $"{stream}\n{group}\n{source}\n{id}";
+    public ValueTask<StreamTrim> TrimAsync(string stream, int maxLength, int? hardMaxLength, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            MemoryStream s = Get(stream);
+            if (s.Entries.Count <= maxLength)
+            {
+                return new(default(StreamTrim));
+            }
+
+            long acknowledged = s.NeededFrom() is { } needed ? s.RemoveBefore(needed) : 0;
+            if (hardMaxLength is not { } cap || s.Entries.Count <= cap)
+            {
+                return new(new StreamTrim(acknowledged, 0, null, null));
+            }
+
+            string firstDropped = s.Entries[0].Id;
+            int dropped = s.RemoveOldest(s.Entries.Count - cap);
+            return new(new StreamTrim(acknowledged, dropped, firstDropped, s.Entries.Count > 0 ? s.Entries[0].Id : null));
+        }
+    }
+
+    private static string HandledKey(string stream, string group, string source, string id) => stream + "\n" + EventKeys.HandledSuffix(group, source, id);
 
     private static long SequenceOf(string id) => long.Parse(id.AsSpan(id.IndexOf('-') + 1), CultureInfo.InvariantCulture);
 
@@ -214,7 +261,9 @@ internal sealed class InMemoryStreamStore(TimeProvider time, int maxLength, int 
     {
         long index = s.Entries.Count == 0 ? -1 : SequenceOf(id) - s.Entries[0].Sequence;
         Entry? entry = index >= 0 && index < s.Entries.Count ? s.Entries[(int)index] : null;
-        return new StreamEntry(id, entry?.Version, entry?.Event, deliveries);
+        return entry is null
+            ? new StreamEntry(id, null, null, deliveries, TrimmedEntry.StillPending)
+            : new StreamEntry(id, entry.Version, entry.Event, deliveries);
     }
 
     private MemoryStream Get(string stream)
@@ -248,14 +297,25 @@ internal sealed class InMemoryStreamStore(TimeProvider time, int maxLength, int 
 
         public List<(string Json, string? Event)> DeadLetters { get; } = [];
 
-        public void Add(string? version, string? eventField, TimeProvider time, int maxLength)
+        public void Add(string? version, string? eventField, TimeProvider time)
         {
             long sequence = ++_sequence;
             Entries.Add(new Entry(string.Create(CultureInfo.InvariantCulture, $"{time.GetUtcNow().ToUnixTimeMilliseconds()}-{sequence}"), sequence, version, eventField));
-            if (Entries.Count > maxLength)
-            {
-                Entries.RemoveRange(0, Entries.Count - maxLength);
-            }
+        }
+
+        /// <summary>The oldest sequence some group still needs (its oldest pending entry, else its first unread one); null without groups.</summary>
+        public long? NeededFrom() => Groups.Count == 0
+            ? null
+            : Groups.Values.Min(g => g.Pending.Count > 0 ? g.Pending.Keys.Min(SequenceOf) : g.LastDelivered + 1);
+
+        /// <summary>Removes the entries before <paramref name="sequence"/>; returns how many.</summary>
+        public int RemoveBefore(long sequence) => RemoveOldest(Entries.Count(e => e.Sequence < sequence));
+
+        public int RemoveOldest(int count)
+        {
+            count = Math.Min(count, Entries.Count);
+            Entries.RemoveRange(0, count);
+            return count;
         }
     }
 }

@@ -24,4 +24,16 @@ internal sealed partial class StreamConsumer
 
     [LoggerMessage(EventId = 7, Level = LogLevel.Debug, Message = "Event '{EventId}' from '{Source}' on stream '{Stream}' was already handled by group '{Group}'; acknowledged without handling")]
     private static partial void LogDuplicate(ILogger logger, string eventId, string source, string stream, string group);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "Entry {EntryId} of stream '{Stream}' (group '{Group}') was trimmed from the stream while pending, before the group acknowledged it; dead-lettering it by id")]
+    private static partial void LogTrimmed(ILogger logger, string entryId, string stream, string group);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Debug, Message = "Entry {EntryId} of stream '{Stream}' (group '{Group}') is no longer pending for this consumer (claimed or handled by another); not dead-lettered")]
+    private static partial void LogNoLongerOurs(ILogger logger, string entryId, string stream, string group);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Deleted {Count} consumers of stream '{Stream}' (group '{Group}') that held no pending entry and were idle longer than {IdleTimeout}")]
+    private static partial void LogDeletedConsumers(ILogger logger, long count, string stream, string group, TimeSpan idleTimeout);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "Keeping the in-flight entries of group '{Group}' from being claimed failed; retrying after a third of the claim idle time")]
+    private static partial void LogKeepFailed(ILogger logger, Exception exception, string group);
 }

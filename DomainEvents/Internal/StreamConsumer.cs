@@ -31,12 +31,53 @@ internal sealed partial class StreamConsumer(
     public long HandledCount => Interlocked.Read(ref _handled);
 
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _inFlight = new(StringComparer.Ordinal);
+
+    // Entries this consumer handles now (handlers running or waiting to retry), kept from being claimed.
+    private readonly ConcurrentDictionary<(string Stream, string EntryId), byte> _held = new();
     private long _handled;
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>The consumer group: the service name (required on Redis; in memory, one process, a default serves).</summary>
+    private string Group => _options.ServiceName ?? DomainEventsDefaults.UnnamedService;
+
+    // Set once at start: the configured consumer name, or the default one with this host's lowest free ordinal.
+    private string _consumer = string.Empty;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        using ConsumerIdentity identity = ConsumerIdentity.Acquire(_options.ConsumerName, Group);
+        _consumer = identity.Name;
         IList<string> streams = _options.Subscriptions.Count > 0 ? _options.Subscriptions : [_options.Stream];
-        return Task.WhenAll(streams.Distinct(StringComparer.Ordinal).Select(s => Task.Run(() => RunAsync(s, stoppingToken), CancellationToken.None)));
+        Task keeping = Task.Run(() => KeepHeldEntriesAsync(stoppingToken), CancellationToken.None);
+        await Task.WhenAll(streams.Distinct(StringComparer.Ordinal).Select(s => Task.Run(() => RunAsync(s, stoppingToken), CancellationToken.None))).ConfigureAwait(false);
+        await keeping.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Every third of the claim idle time, starts the idle time of the entries whose handlers run (or wait to retry) in
+    /// this consumer again, so another consumer does not claim and run them at the same time.
+    /// </summary>
+    private async Task KeepHeldEntriesAsync(CancellationToken cancellationToken)
+    {
+        TimeSpan period = _options.ClaimIdleTime / 3;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(period, time, cancellationToken).ConfigureAwait(false);
+                foreach (IGrouping<string, string> stream in _held.Keys.GroupBy(k => k.Stream, k => k.EntryId))
+                {
+                    await store.KeepPendingAsync(stream.Key, Group, _consumer, [.. stream], cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                LogKeepFailed(logger, e, Group);
+            }
+        }
     }
 
     private async Task RunAsync(string stream, CancellationToken cancellationToken)
@@ -64,8 +105,8 @@ internal sealed partial class StreamConsumer(
 
     private async Task ConsumeAsync(string stream, ConcurrentQueue<Task> settling, CancellationToken cancellationToken)
     {
-        string group = _options.ServiceName;
-        string consumer = _options.ConsumerName;
+        string group = Group;
+        string consumer = _consumer;
         int failures = 0;
         bool drained = false;
         long nextClaim = 0;
@@ -87,6 +128,12 @@ internal sealed partial class StreamConsumer(
                     {
                         LogClaimed(logger, claimed.Count, stream, group);
                         await ProcessAsync(stream, group, claimed, settling, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    long deleted = await store.DeleteIdleConsumersAsync(stream, group, consumer, _options.ConsumerIdleTimeout, cancellationToken).ConfigureAwait(false);
+                    if (deleted > 0)
+                    {
+                        LogDeletedConsumers(logger, deleted, stream, group, _options.ConsumerIdleTimeout);
                     }
 
                     nextClaim = time.GetTimestamp() + (long)(_options.ClaimInterval.TotalSeconds * time.TimestampFrequency);
@@ -168,6 +215,7 @@ internal sealed partial class StreamConsumer(
 
     private async Task ProcessEntryAsync(string stream, string group, StreamEntry entry, ConcurrentQueue<Task> settling, CancellationToken cancellationToken)
     {
+        _held[(stream, entry.Id)] = 0;
         try
         {
             await HandleEntryAsync(stream, group, entry, settling, cancellationToken).ConfigureAwait(false);
@@ -181,10 +229,22 @@ internal sealed partial class StreamConsumer(
             // Acknowledge or dead-letter failed (Redis unreachable): the entry stays pending and is claimed later.
             LogSettleFailed(logger, e, entry.Id, stream, group);
         }
+        finally
+        {
+            _held.TryRemove((stream, entry.Id), out _);
+        }
     }
 
     private async Task HandleEntryAsync(string stream, string group, StreamEntry entry, ConcurrentQueue<Task> settling, CancellationToken cancellationToken)
     {
+        if (entry.Trimmed != TrimmedEntry.No)
+        {
+            LogTrimmed(logger, entry.Id, stream, group);
+            await DeadLetterAsync(stream, group, entry, (int)entry.Deliveries, DeadLetterReasons.Trimmed,
+                "the stream's trim removed the entry while it was pending, before this group acknowledged it", cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         if (entry.Version != "1" || entry.Event is null)
         {
             bool unknownVersion = entry.Version is not null && entry.Event is not null && int.TryParse(entry.Version, out int v) && v > 1;
@@ -341,8 +401,14 @@ internal sealed partial class StreamConsumer(
 
     private async Task DeadLetterAsync(string stream, string group, StreamEntry entry, int attempts, string reason, string? error, CancellationToken cancellationToken)
     {
-        string payload = new DeadLetterPayload(1, stream, group, _options.ConsumerName, entry.Id, attempts, reason, error).ToJson();
-        await store.DeadLetterAsync(stream, group, entry.Id, payload, entry.Event, cancellationToken).ConfigureAwait(false);
+        string payload = new DeadLetterPayload(1, stream, group, _consumer, entry.Id, attempts, reason, error).ToJson();
+        string? holder = entry.Trimmed == TrimmedEntry.Dropped ? null : _consumer;
+        if (!await store.DeadLetterAsync(stream, group, entry.Id, holder, payload, entry.Event, cancellationToken).ConfigureAwait(false))
+        {
+            LogNoLongerOurs(logger, entry.Id, stream, group);
+            return;
+        }
+
         DomainEventsTelemetry.DeadLettered.Add(1, new KeyValuePair<string, object?>("error.type", reason));
         LogDeadLettered(logger, entry.Id, stream, group, reason, error);
     }

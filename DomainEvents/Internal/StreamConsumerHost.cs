@@ -10,7 +10,7 @@ internal sealed class StreamConsumerHost(IServiceProvider services, EventTypeReg
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (!options.Value.ConsumeStreams || (!registry.HasTypes && options.Value.Subscriptions.Count == 0))
+        if (!Consumes(options.Value, registry))
         {
             return Task.CompletedTask;
         }
@@ -20,6 +20,10 @@ internal sealed class StreamConsumerHost(IServiceProvider services, EventTypeReg
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => _consumer?.StopAsync(cancellationToken) ?? Task.CompletedTask;
+
+    /// <summary>Whether the hosted consumer runs: consuming is on and handlers, event types or subscriptions are registered.</summary>
+    public static bool Consumes(DomainEventsOptions options, EventTypeRegistry registry) =>
+        options.ConsumeStreams && (registry.HasTypes || options.Subscriptions.Count > 0);
 }
 
 /// <summary>Reads dead letters from the configured store.</summary>

@@ -227,6 +227,10 @@ public sealed class DispatchTests
             o.KeyPrefix = "bad prefix";
             o.Stream = "a{b}";
             o.ReplicaAcknowledgements = -1;
+            o.ClaimIdleTime = TimeSpan.FromMilliseconds(30);
+            o.MaxStreamLength = 500;
+            o.HardMaxStreamLength = 100;
+            o.ConsumerIdleTimeout = TimeSpan.FromSeconds(1);
         });
 
         OptionsValidationException e = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Ct));
@@ -236,6 +240,9 @@ public sealed class DispatchTests
         Assert.Contains("DomainEventsOptions.Stream", e.Message, StringComparison.Ordinal);
         Assert.Contains("'a{b}'", e.Message, StringComparison.Ordinal);
         Assert.Contains("DomainEventsOptions.ReplicaAcknowledgements: -1 must not be negative.", e.Message, StringComparison.Ordinal);
+        Assert.Contains("DomainEventsOptions.ClaimIdleTime: 00:00:00.0300000 must be at least 100 ms", e.Message, StringComparison.Ordinal);
+        Assert.Contains("DomainEventsOptions.HardMaxStreamLength: 100 must be at least DomainEventsOptions.MaxStreamLength (500)", e.Message, StringComparison.Ordinal);
+        Assert.Contains("DomainEventsOptions.ConsumerIdleTimeout: 00:00:01 must be more than twice DomainEventsOptions.ReadBlockTime", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

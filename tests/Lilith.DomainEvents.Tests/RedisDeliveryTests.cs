@@ -11,7 +11,7 @@ public sealed class RedisDeliveryTests(RedisFixture redis)
     private CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task Ten_thousand_events_with_20_percent_failures_and_a_consumer_crash_are_each_handled_or_dead_lettered()
+    public async Task Ten_thousand_events_with_20_percent_failures_a_consumer_crash_and_restart_and_trims_under_load_are_each_handled_or_dead_lettered()
     {
         const int Total = 10_000;
         const int MaxAttempts = 3;
@@ -32,11 +32,15 @@ public sealed class RedisDeliveryTests(RedisFixture redis)
             o.ClaimInterval = TimeSpan.FromMilliseconds(100);
         }
 
+        // Retention under load: above 1,000 entries every publish may trim what both consumers' group acknowledged.
+        const int MaxStreamLength = 1000;
         using IHost publisherHost = EventsHost.Build(new Recorder(), o =>
         {
             o.Transport = DomainEventTransport.Redis;
             o.KeyPrefix = prefix;
             o.ConsumeStreams = false;
+            o.MaxStreamLength = MaxStreamLength;
+            o.RetentionInterval = TimeSpan.FromMilliseconds(10);
         }, s => s.AddSingleton(shared), handler: false);
         using IHost a = EventsHost.Build(recorder, o => Consumer(o, "billing-a"), s => s.AddSingleton(connectionA));
         using IHost b = EventsHost.Build(recorder, o => Consumer(o, "billing-b"), s => s.AddSingleton(connectionB));
@@ -68,6 +72,13 @@ public sealed class RedisDeliveryTests(RedisFixture redis)
         await a.StopAsync(Ct);
         int attemptedAtCrash = recorder.Attempts.Count;
 
+        // Consumer A starts again under its name: it drains the entries it held when it crashed.
+        IConnectionMultiplexer connectionA2 = await redis.NewConnectionAsync();
+        using IHost a2 = EventsHost.Build(recorder, o => Consumer(o, "billing-a"), s => s.AddSingleton(connectionA2));
+        await a2.StartAsync(Ct);
+        Internal.StreamRetention retention = publisherHost.Services.GetRequiredService<Internal.StreamRetention>();
+        long trimmed = 0;
+
         IDeadLetterReader deadLetters = b.Services.GetRequiredService<IDeadLetterReader>();
         IDatabase db = shared.GetDatabase();
         string streamKey = $"{prefix}:events:{{orders}}";
@@ -75,6 +86,8 @@ public sealed class RedisDeliveryTests(RedisFixture redis)
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         while (true)
         {
+            // Trims while the consumers still handle, retry, claim and drain: only acknowledged entries may go.
+            trimmed += (await retention.TrimAsync("orders", Ct)).Acknowledged;
             letters = await deadLetters.ReadAsync("orders", Total, Ct);
             StreamPendingInfo pending = await db.StreamPendingAsync(streamKey, "billing");
             var dead = letters.Select(l => CloudEvent.Parse(l.Event!).Id).ToHashSet();
@@ -91,7 +104,7 @@ public sealed class RedisDeliveryTests(RedisFixture redis)
         var deadIds = letters.Select(l => CloudEvent.Parse(l.Event!).Id).ToList();
         TestContext.Current.TestOutputHelper?.WriteLine(
             $"{recorder.Successes.Count} handled, {deadIds.Count} dead-lettered, {recorder.Successes.Values.Count(n => n > 1)} handled more than once, " +
-            $"{recorder.Attempts.Values.Sum()} attempts; consumer A stopped after {attemptedAtCrash} events were attempted.");
+            $"{recorder.Attempts.Values.Sum()} attempts; consumer A stopped after {attemptedAtCrash} events were attempted; {trimmed} entries trimmed while settling.");
         Assert.True(attemptedAtCrash < Total, "consumer A was stopped before all events were attempted");
         Assert.Equal(Total, ids.Count(id => recorder.Successes.ContainsKey(id) || deadIds.Contains(id)));
         Assert.Equal(deadIds.Count, deadIds.Distinct().Count());
@@ -108,8 +121,14 @@ public sealed class RedisDeliveryTests(RedisFixture redis)
             Assert.True(recorder.Failures.GetValueOrDefault(CloudEvent.Parse(letter.Event!).Id) >= 1);
         }
 
+        // None merged: every handled envelope carried its own event's data.
+        Assert.All(recorder.Seen, seen => Assert.Equal("o-" + seen.Envelope.Id["evt-".Length..], seen.Event.OrderId));
         // Ids that never succeeded are exactly in the dead-letter stream: none lost.
         Assert.All(ids.Where(id => !recorder.Successes.ContainsKey(id)), id => Assert.Contains(id, deadIds));
+        // Every entry is acknowledged now: the trim takes the stream back to its length, and nothing is pending.
+        await retention.TrimAsync("orders", Ct);
+        Assert.True(await db.StreamLengthAsync(streamKey) <= MaxStreamLength, "the acknowledged entries were trimmed");
+        await a2.StopAsync(Ct);
         await b.StopAsync(Ct);
         await publisherHost.StopAsync(Ct);
     }
@@ -322,7 +341,7 @@ public sealed class RedisDeliveryTests(RedisFixture redis)
         Assert.Equal("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", envelope.TraceParent);
         Assert.Equal("acme", envelope.Extensions["tenant"].GetString());
         Assert.Equal(new DateTimeOffset(2026, 1, 2, 3, 4, 5, 678, TimeSpan.Zero), envelope.Time);
-        Assert.True(await connection.GetDatabase().KeyExistsAsync($"{prefix}:events:{{orders}}:handled:billing:/gateway-ts:ts-42"),
+        Assert.True(await connection.GetDatabase().KeyExistsAsync($"{prefix}:events:{{orders}}:handled:7:billing:11:/gateway-ts:ts-42"),
             "the idempotency marker is written under the schema's key");
         await host.StopAsync(Ct);
     }

@@ -169,14 +169,23 @@ internal sealed class HeldAcknowledgements(IStreamStore inner) : IStreamStore, I
     public ValueTask<IReadOnlyList<StreamEntry>> ClaimStaleAsync(string stream, string group, string consumer, TimeSpan minIdle, int count, CancellationToken cancellationToken) =>
         inner.ClaimStaleAsync(stream, group, consumer, minIdle, count, cancellationToken);
 
+    public ValueTask KeepPendingAsync(string stream, string group, string consumer, IReadOnlyList<string> entryIds, CancellationToken cancellationToken) =>
+        inner.KeepPendingAsync(stream, group, consumer, entryIds, cancellationToken);
+
+    public ValueTask<long> DeleteIdleConsumersAsync(string stream, string group, string self, TimeSpan idle, CancellationToken cancellationToken) =>
+        inner.DeleteIdleConsumersAsync(stream, group, self, idle, cancellationToken);
+
     public ValueTask<bool> IsHandledAsync(string stream, string group, string source, string id, CancellationToken cancellationToken) =>
         inner.IsHandledAsync(stream, group, source, id, cancellationToken);
 
-    public ValueTask DeadLetterAsync(string stream, string group, string entryId, string deadLetterJson, string? eventField, CancellationToken cancellationToken) =>
-        inner.DeadLetterAsync(stream, group, entryId, deadLetterJson, eventField, cancellationToken);
+    public ValueTask<bool> DeadLetterAsync(string stream, string group, string entryId, string? holder, string deadLetterJson, string? eventField, CancellationToken cancellationToken) =>
+        inner.DeadLetterAsync(stream, group, entryId, holder, deadLetterJson, eventField, cancellationToken);
 
     public ValueTask<IReadOnlyList<DeadLetter>> ReadDeadLettersAsync(string stream, int count, CancellationToken cancellationToken) =>
         inner.ReadDeadLettersAsync(stream, count, cancellationToken);
+
+    public ValueTask<StreamTrim> TrimAsync(string stream, int maxLength, int? hardMaxLength, CancellationToken cancellationToken) =>
+        inner.TrimAsync(stream, maxLength, hardMaxLength, cancellationToken);
 
     public ValueTask DisposeAsync() => inner is IAsyncDisposable disposable ? disposable.DisposeAsync() : default;
 }

@@ -180,6 +180,31 @@ public abstract class TransportContractTests
     }
 
     [Fact]
+    public async Task Two_events_whose_source_and_id_join_to_the_same_text_are_both_handled()
+    {
+        var recorder = new Recorder();
+        using IHost host = Build(recorder);
+        await host.StartAsync(Ct);
+        IDomainEventPublisher publisher = host.Services.GetRequiredService<IDomainEventPublisher>();
+        CloudEvent Event(string source, string id) => new()
+        {
+            Id = id,
+            Source = source,
+            Type = "com.example.order.placed.v1",
+            DataContentType = "application/json",
+            Data = System.Text.Json.JsonSerializer.SerializeToElement(new { orderId = source + id, total = 1 }),
+        };
+
+        // "/s:1" + ":" + "2" and "/s" + ":" + "1:2" are the same text; they are two events.
+        await publisher.PublishCloudEventAsync(Event("/s:1", "2"), cancellationToken: Ct);
+        await EventsHost.WaitUntilAsync(() => recorder.Successes.ContainsKey("2"), Within, "the first event was handled");
+        await publisher.PublishCloudEventAsync(Event("/s", "1:2"), cancellationToken: Ct);
+
+        await EventsHost.WaitUntilAsync(() => recorder.Successes.ContainsKey("2") && recorder.Successes.ContainsKey("1:2"), Within, "both events were handled");
+        await host.StopAsync(Ct);
+    }
+
+    [Fact]
     public async Task A_waiting_read_returns_the_entry_added_while_it_waits()
     {
         using IHost host = Build(new Recorder(), o => o.ConsumeStreams = false);

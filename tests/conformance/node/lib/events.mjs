@@ -18,7 +18,7 @@ export function cloudEvent({ id = randomUUID(), source, type, subject, time = ne
 
 export async function publish(redis, prefix, stream, event) {
   const json = cloudEvent(event);
-  const entryId = await redis.xadd(key(C, 'stream', { prefix, stream }), 'MAXLEN', '~', MAX_STREAM, '*', 'v', '1', 'event', json);
+  const entryId = await redis.xadd(key(C, 'stream', { prefix, stream }), '*', 'v', '1', 'event', json);
   return { entryId, event: JSON.parse(json) };
 }
 
@@ -29,6 +29,11 @@ export function invalidCloudEvent(e) {
   for (const a of ['id', 'source', 'type']) if (typeof e[a] !== 'string' || e[a] === '') return `attribute '${a}' is missing or not a string`;
   return null;
 }
+
+/** The handled marker; group and source carry their UTF-8 byte length so the key is injective. */
+export const handledKey = (prefix, stream, group, source, id) => key(C, 'handled', {
+  prefix, stream, group, grouplength: Buffer.byteLength(group), source, sourcelength: Buffer.byteLength(source), id,
+});
 
 async function ensureGroup(redis, streamKey, group) {
   try { await redis.xgroup('CREATE', streamKey, group, '0', 'MKSTREAM'); } catch (e) { if (!String(e.message).startsWith('BUSYGROUP')) throw e; }
@@ -57,11 +62,11 @@ export async function consume(redis, prefix, stream, group, consumer, count, tim
         }
         if (problem) {
           const letter = JSON.stringify({ v: 1, stream, group, consumer, entryId, attempts: 1, reason: problem[0], error: problem[1] });
-          await run(redis, script(DOC, 'Dead letter, then acknowledge'), [streamKey, key(C, 'dead-letter', { prefix, stream })], [group, entryId, MAX_DEAD_LETTERS, letter, f.event ?? '']);
+          await run(redis, script(DOC, 'Dead letter what is still ours'), [streamKey, key(C, 'dead-letter', { prefix, stream })], [group, entryId, MAX_DEAD_LETTERS, letter, f.event ?? '', consumer]);
           deadLetters.push({ entryId, reason: problem[0] });
           continue;
         }
-        const handled = key(C, 'handled', { prefix, stream, group, source: event.source, id: event.id });
+        const handled = handledKey(prefix, stream, group, event.source, event.id);
         if (await redis.exists(handled)) { await redis.xack(streamKey, group, entryId); continue; }
         await run(redis, script(DOC, 'Mark handled, then acknowledge'), [streamKey, handled], [group, entryId, WINDOW_MS]);
         events.push({ entryId, event });
@@ -74,4 +79,10 @@ export async function consume(redis, prefix, stream, group, consumer, count, tim
 export async function pending(redis, prefix, stream, group) {
   const [count] = await redis.xpending(key(C, 'stream', { prefix, stream }), group);
   return { pending: Number(count) };
+}
+
+/** The retention rule: trims entries every group acknowledged once the stream is over its length; a hard cap only when given. */
+export async function trim(redis, prefix, stream, maxLength = MAX_STREAM, hardCap = 0) {
+  const [acknowledged, dropped, firstDropped, firstKept] = await run(redis, script(DOC, 'Trim acknowledged entries'), [key(C, 'stream', { prefix, stream })], [maxLength, hardCap]);
+  return { acknowledged: Number(acknowledged), dropped: Number(dropped), firstDropped, firstKept };
 }

@@ -30,7 +30,7 @@ def cloud_event(source, type_, event_id=None, subject=None, data=None):
 
 def publish(r, prefix, stream, source, type_, event_id=None, subject=None, data=None):
     text = cloud_event(source, type_, event_id, subject, data)
-    entry_id = r.xadd(key(C, "stream", prefix=prefix, stream=stream), {"v": "1", "event": text}, maxlen=MAX_STREAM, approximate=True)
+    entry_id = r.xadd(key(C, "stream", prefix=prefix, stream=stream), {"v": "1", "event": text})
     return {"entryId": entry_id, "event": json.loads(text)}
 
 
@@ -44,6 +44,12 @@ def invalid_cloud_event(e):
         if not isinstance(e.get(attribute), str) or not e[attribute]:
             return f"attribute '{attribute}' is missing or not a string"
     return None
+
+
+def handled_key(prefix, stream, group, source, id_):
+    """The handled marker; group and source carry their UTF-8 byte length so the key is injective."""
+    return key(C, "handled", prefix=prefix, stream=stream, group=group, grouplength=len(group.encode("utf-8")),
+               source=source, sourcelength=len(source.encode("utf-8")), id=id_)
 
 
 def _ensure_group(r, stream_key, group):
@@ -79,11 +85,11 @@ def consume(r, prefix, stream, group, consumer, count, timeout_ms):
                 if problem:
                     letter = dumps({"v": 1, "stream": stream, "group": group, "consumer": consumer, "entryId": entry_id,
                                     "attempts": 1, "reason": problem[0], "error": problem[1]})
-                    run(r, script(DOC, "Dead letter, then acknowledge"), [stream_key, key(C, "dead-letter", prefix=prefix, stream=stream)],
-                        [group, entry_id, MAX_DEAD_LETTERS, letter, fields.get("event", "")])
+                    run(r, script(DOC, "Dead letter what is still ours"), [stream_key, key(C, "dead-letter", prefix=prefix, stream=stream)],
+                        [group, entry_id, MAX_DEAD_LETTERS, letter, fields.get("event", ""), consumer])
                     dead_letters.append({"entryId": entry_id, "reason": problem[0]})
                     continue
-                handled = key(C, "handled", prefix=prefix, stream=stream, group=group, source=event["source"], id=event["id"])
+                handled = handled_key(prefix, stream, group, event["source"], event["id"])
                 if r.exists(handled):
                     r.xack(stream_key, group, entry_id)
                     continue
@@ -94,3 +100,10 @@ def consume(r, prefix, stream, group, consumer, count, timeout_ms):
 
 def pending(r, prefix, stream, group):
     return {"pending": int(r.xpending(key(C, "stream", prefix=prefix, stream=stream), group)["pending"])}
+
+
+def trim(r, prefix, stream, max_length=MAX_STREAM, hard_cap=0):
+    """The retention rule: trims entries every group acknowledged once the stream is over its length; a hard cap only when given."""
+    acknowledged, dropped, first_dropped, first_kept = run(r, script(DOC, "Trim acknowledged entries"),
+                                                           [key(C, "stream", prefix=prefix, stream=stream)], [max_length, hard_cap])
+    return {"acknowledged": int(acknowledged), "dropped": int(dropped), "firstDropped": first_dropped, "firstKept": first_kept}
