@@ -3,8 +3,12 @@ namespace Lilith.DistributedLock;
 /// <summary>Options of <c>AddDistributedLock</c>; validated when the host starts.</summary>
 public sealed class DistributedLockOptions
 {
-    /// <summary>Where the locks live; <see cref="DistributedLockBackend.InMemory"/> unless set.</summary>
-    public DistributedLockBackend Backend { get; set; } = DistributedLockBackend.InMemory;
+    /// <summary>
+    /// Where the locks live. Null (the default): Redis when <see cref="ConnectionString"/> is set or an
+    /// <c>IConnectionMultiplexer</c> is registered; with neither, the host fails at start and says how to choose.
+    /// <see cref="DistributedLockBackend.InMemory"/> only when named: such a lock excludes nobody outside this process.
+    /// </summary>
+    public DistributedLockBackend? Backend { get; set; }
 
     /// <summary>
     /// Redis connection string (<c>host:port,password=...</c> or <c>redis://user:password@host:port/db</c>) for the

@@ -14,7 +14,10 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// </summary>
 public static class DistributedLockServiceCollectionExtensions
 {
-    /// <summary>Registers the lock provider with default options (in-memory backend).</summary>
+    /// <summary>
+    /// Registers the lock provider with default options: Redis through the registered <c>IConnectionMultiplexer</c>; the
+    /// host fails at start when none is registered (name <see cref="DistributedLockBackend.InMemory"/> to lock in this process only).
+    /// </summary>
     /// <param name="services">The service collection.</param>
     /// <returns><paramref name="services"/>, for chaining.</returns>
     public static IServiceCollection AddDistributedLock(this IServiceCollection services)
@@ -60,9 +63,19 @@ public static class DistributedLockServiceCollectionExtensions
         DistributedLockOptions options = services.GetRequiredService<IOptions<DistributedLockOptions>>().Value;
         TimeProvider time = services.GetRequiredService<TimeProvider>();
         ILogger logger = services.GetService<ILoggerFactory>()?.CreateLogger(DistributedLockDefaults.PackageName) ?? NullLogger.Instance;
-        ILockBackend backend = options.Backend == DistributedLockBackend.Redis
-            ? new RedisLockBackend(RedisConnectionSource.Resolve(services, options.ConnectionString, DistributedLockDefaults.PackageName), new LockKeys(options.KeyPrefix), new ReplicaAcknowledgement(options.ReplicaAcknowledgements, options.ReplicaAcknowledgementTimeout))
-            : new InMemoryLockBackend(time);
+        ILockBackend backend;
+        if (BackendChoice.UseRedis(services, DistributedLockOptionsValidator.AskedForRedis(options), options.ConnectionString, nameof(DistributedLockOptions.Backend)))
+        {
+            RedisConnectionSource connection = RedisConnectionSource.Resolve(services, options.ConnectionString, DistributedLockDefaults.PackageName);
+            BackendChoice.LogRedis(logger, DistributedLockDefaults.PackageName, connection.Description);
+            backend = new RedisLockBackend(connection, new LockKeys(options.KeyPrefix), new ReplicaAcknowledgement(options.ReplicaAcknowledgements, options.ReplicaAcknowledgementTimeout));
+        }
+        else
+        {
+            BackendChoice.LogInMemory(logger, DistributedLockDefaults.PackageName);
+            backend = new InMemoryLockBackend(time);
+        }
+
         return new LockProvider(backend, LockProviderSettings.From(options), time, logger);
     }
 }

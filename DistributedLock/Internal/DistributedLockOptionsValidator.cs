@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 namespace Lilith.DistributedLock.Internal;
 
 /// <summary>Checks <see cref="DistributedLockOptions"/> when the host starts; each message names the option and its value.</summary>
-internal sealed class DistributedLockOptionsValidator : IValidateOptions<DistributedLockOptions>
+internal sealed class DistributedLockOptionsValidator(IServiceProvider services) : IValidateOptions<DistributedLockOptions>
 {
     public ValidateOptionsResult Validate(string? name, DistributedLockOptions options)
     {
@@ -14,9 +14,14 @@ internal sealed class DistributedLockOptionsValidator : IValidateOptions<Distrib
             failures.Add(prefixError);
         }
 
-        if (!Enum.IsDefined(options.Backend))
+        if (options.Backend is { } backend && !Enum.IsDefined(backend))
         {
-            failures.Add($"{nameof(DistributedLockOptions.Backend)}: '{options.Backend}' is not a backend; use InMemory or Redis.");
+            failures.Add($"{nameof(DistributedLockOptions.Backend)}: '{backend}' is not a backend; use InMemory or Redis.");
+        }
+
+        if (BackendChoice.Validate(services, AskedForRedis(options), options.ConnectionString, nameof(DistributedLockOptions.Backend)) is { } noChoice)
+        {
+            failures.Add(noChoice);
         }
 
         if (options.Backend == DistributedLockBackend.InMemory && !string.IsNullOrWhiteSpace(options.ConnectionString))
@@ -46,4 +51,8 @@ internal sealed class DistributedLockOptionsValidator : IValidateOptions<Distrib
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
+
+    /// <summary>The Backend option as the family's rule reads it: true Redis, false in-memory, null not chosen.</summary>
+    internal static bool? AskedForRedis(DistributedLockOptions options) =>
+        options.Backend is { } backend ? backend == DistributedLockBackend.Redis : null;
 }

@@ -12,10 +12,10 @@ public sealed class ServiceCollectionTests(RedisFixture redis)
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task Default_registration_is_in_memory_and_registers_once()
+    public async Task In_memory_when_named_and_registers_once()
     {
         var services = new ServiceCollection();
-        services.AddDistributedLock().AddDistributedLock();
+        services.AddDistributedLock(o => o.Backend = DistributedLockBackend.InMemory).AddDistributedLock();
         await using ServiceProvider provider = services.BuildServiceProvider();
 
         Assert.Single(services, d => d.ServiceType == typeof(IDistributedLockProvider));
@@ -43,6 +43,33 @@ public sealed class ServiceCollectionTests(RedisFixture redis)
 
         await using IDistributedLockHandle handle = await provider.GetRequiredService<IDistributedLockProvider>().AcquireAsync("di", TimeSpan.Zero, cancellationToken: Ct);
         Assert.True(await connection.GetDatabase().KeyExistsAsync($"{prefix}:lock:{{di}}"));
+    }
+
+    [Fact]
+    public async Task A_registered_multiplexer_and_no_backend_option_give_the_redis_backend()
+    {
+        string prefix = RedisFixture.NewPrefix();
+        IConnectionMultiplexer connection = await redis.ConnectionAsync();
+        HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddSingleton(connection);
+        builder.Services.AddDistributedLock(o => o.KeyPrefix = prefix);
+        using IHost host = builder.Build();
+        await host.StartAsync(Ct);
+
+        await using IDistributedLockHandle handle = await host.Services.GetRequiredService<IDistributedLockProvider>().AcquireAsync("di", TimeSpan.Zero, cancellationToken: Ct);
+        Assert.True(await connection.GetDatabase().KeyExistsAsync($"{prefix}:lock:{{di}}"), "the lock was taken in memory although Redis was configured");
+        await host.StopAsync(Ct);
+    }
+
+    [Fact]
+    public async Task No_connection_and_no_backend_fail_the_host_start_saying_how_to_choose()
+    {
+        HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddDistributedLock();
+        using IHost host = builder.Build();
+
+        OptionsValidationException error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Ct));
+        Assert.Contains("Backend: no backend is chosen and no Redis connection is configured.", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -75,6 +102,7 @@ public sealed class ServiceCollectionTests(RedisFixture redis)
         HostApplicationBuilder builder = Host.CreateApplicationBuilder();
         builder.Services.AddDistributedLock(o =>
         {
+            o.Backend ??= DistributedLockBackend.InMemory;
             switch (option)
             {
                 case "KeyPrefix": o.KeyPrefix = "{bad}"; break;
@@ -82,7 +110,7 @@ public sealed class ServiceCollectionTests(RedisFixture redis)
                 case "MaxPollInterval": o.MaxPollInterval = TimeSpan.Zero; break;
                 case "ReplicaAcknowledgements": o.ReplicaAcknowledgements = -1; break;
                 case "ReplicaAcknowledgementTimeout": o.ReplicaAcknowledgementTimeout = TimeSpan.Zero; break;
-                default: o.ConnectionString = "localhost:6379"; break;
+                default: o.ConnectionString = "localhost:6379"; o.Backend = DistributedLockBackend.InMemory; break;
             }
         });
         using IHost host = builder.Build();
