@@ -60,9 +60,39 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         using Activity? activity = DiscoveryTelemetry.Source.StartActivity("discovery register");
         activity?.SetTag("lilith.discovery.service", service);
         string json = InstanceCodec.Write(instance);
-        string expected = _local.TryGetValue((service, instance.Id), out LocalRegistration? previous) ? previous.Json : string.Empty;
-        await WriteRegistrationAsync(service, instance, json, expected, cancellationToken).ConfigureAwait(false);
-        _local[(service, instance.Id)] = new LocalRegistration(instance, json);
+        while (true)
+        {
+            LocalRegistration local = _local.GetOrAdd((service, instance.Id), static _ => new LocalRegistration());
+            await local.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (local.Removed)
+                {
+                    continue; // Deregistered meanwhile: start from a new record.
+                }
+
+                try
+                {
+                    await WriteRegistrationAsync(service, instance, json, local.Json ?? string.Empty, cancellationToken).ConfigureAwait(false);
+                }
+                catch when (local.Json is null)
+                {
+                    // Never written: leave nothing for the heartbeat loop to renew.
+                    local.Removed = true;
+                    _local.TryRemove(new((service, instance.Id), local));
+                    throw;
+                }
+
+                local.Set(instance, json);
+            }
+            finally
+            {
+                local.Gate.Release();
+            }
+
+            break;
+        }
+
         await _backend.TouchServiceAsync(service, cancellationToken).ConfigureAwait(false);
     }
 
@@ -72,7 +102,7 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         for (int attempt = 0; attempt < MaxAttempts; attempt++)
         {
             (int status, string? current) = await _backend.RegisterAsync(service, instance.Id, expected, json,
-                IndexOf(expected), newIndex, _ttlMs, cancellationToken).ConfigureAwait(false);
+                InstanceCodec.IndexEntries(expected), newIndex, _ttlMs, cancellationToken).ConfigureAwait(false);
             if (status >= 0)
             {
                 return;
@@ -90,20 +120,40 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         ArgumentException.ThrowIfNullOrEmpty(instanceId);
         await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
         using Activity? activity = DiscoveryTelemetry.Source.StartActivity("discovery deregister");
-        bool wasLocal = _local.TryRemove((service, instanceId), out LocalRegistration? local);
-        string? expected = local?.Json ?? await _backend.GetAsync(service, instanceId, cancellationToken).ConfigureAwait(false);
+        if (!_local.TryRemove((service, instanceId), out LocalRegistration? local))
+        {
+            return await RemoveStoredAsync(service, instanceId, null, cancellationToken).ConfigureAwait(false);
+        }
+
+        // Marked first, so a heartbeat that is about to register the instance again gives up; the gate waits for one
+        // that is already writing, so the removal below comes after its write and no copy outlives the deregistration.
+        local.Removed = true;
+        await local.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await RemoveStoredAsync(service, instanceId, local.Json, cancellationToken).ConfigureAwait(false) || local.Json is not null;
+        }
+        finally
+        {
+            local.Gate.Release();
+        }
+    }
+
+    private async Task<bool> RemoveStoredAsync(string service, string instanceId, string? expected, CancellationToken cancellationToken)
+    {
+        expected ??= await _backend.GetAsync(service, instanceId, cancellationToken).ConfigureAwait(false);
         for (int attempt = 0; attempt < MaxAttempts && expected is not null; attempt++)
         {
-            int status = await _backend.RemoveAsync(service, instanceId, expected, IndexOf(expected), expired: false, cancellationToken).ConfigureAwait(false);
+            int status = await _backend.RemoveAsync(service, instanceId, expected, InstanceCodec.IndexEntries(expected), expired: false, cancellationToken).ConfigureAwait(false);
             if (status >= 0)
             {
-                return status == 1 || wasLocal;
+                return status == 1;
             }
 
             expected = await _backend.GetAsync(service, instanceId, cancellationToken).ConfigureAwait(false);
         }
 
-        return wasLocal;
+        return false;
     }
 
     public async ValueTask<bool> HeartbeatAsync(string service, string instanceId, CancellationToken cancellationToken = default)
@@ -126,8 +176,23 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
             return false;
         }
 
-        // Swept (missed heartbeats) or lost (Redis restarted): register it again from the local copy.
-        await WriteRegistrationAsync(service, local.Instance, local.Json, string.Empty, cancellationToken).ConfigureAwait(false);
+        // Expired, swept (missed heartbeats) or lost (Redis restarted): register it again from the local copy, which
+        // publishes the change. Under the registration's gate, so a deregistration in between wins (no zombie).
+        await local.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (local.Removed || local.Instance is null || local.Json is null)
+            {
+                return false;
+            }
+
+            await WriteRegistrationAsync(service, local.Instance, local.Json, string.Empty, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            local.Gate.Release();
+        }
+
         await _backend.TouchServiceAsync(service, cancellationToken).ConfigureAwait(false);
         Log.Reregistered(_logger, service, instanceId);
         return true;
@@ -138,36 +203,32 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         KeySchema.ValidateName(service, "service", nameof(service));
         ArgumentException.ThrowIfNullOrEmpty(instanceId);
         await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
-        for (int attempt = 0; attempt < MaxAttempts; attempt++)
+        _local.TryGetValue((service, instanceId), out LocalRegistration? local);
+        if (local is not null)
         {
-            string? current = await _backend.GetAsync(service, instanceId, cancellationToken).ConfigureAwait(false);
-            if (current is null)
-            {
-                return false;
-            }
-
-            ServiceInstance instance = InstanceCodec.Read(current, instanceId, out string? error)
-                ?? throw new ServiceDiscoveryException($"Instance '{instanceId}' of service '{service}' cannot be read ({error}); its health cannot be set.");
-            ServiceInstance updated = instance with { Health = health };
-            string json = InstanceCodec.Write(updated);
-            int status = await _backend.SetHealthAsync(service, instanceId, current, json, cancellationToken).ConfigureAwait(false);
-            if (status == 0)
-            {
-                return false;
-            }
-
-            if (status > 0)
-            {
-                if (_local.ContainsKey((service, instanceId)))
-                {
-                    _local[(service, instanceId)] = new LocalRegistration(updated, json);
-                }
-
-                return true;
-            }
+            await local.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        throw new ServiceDiscoveryException($"Instance '{instanceId}' of service '{service}' kept changing; setting its health gave up after {MaxAttempts} attempts.");
+        try
+        {
+            // The script changes only the stored health member: members this client does not know survive.
+            (int status, string? json) = await _backend.SetHealthAsync(service, instanceId, health, cancellationToken).ConfigureAwait(false);
+            if (status == -2)
+            {
+                throw new ServiceDiscoveryException($"Instance '{instanceId}' of service '{service}' is not stored as a JSON object; its health cannot be set.");
+            }
+
+            if (status > 0 && local is { Removed: false, Instance: { } instance } && json is not null)
+            {
+                local.Set(instance with { Health = health }, json);
+            }
+
+            return status > 0;
+        }
+        finally
+        {
+            local?.Gate.Release();
+        }
     }
 
     // ---------------------------------------------------------------- resolver
@@ -218,21 +279,35 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
     private ILoadBalancer CreateBalancer(string service) =>
         _options.LoadBalancerFactory?.Invoke(service) ?? LoadBalancers.Create(_options.LoadBalancing);
 
-    public async IAsyncEnumerable<DiscoveryEvent> WatchAsync(string? service, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<DiscoveryEvent> WatchAsync(string? service, CancellationToken cancellationToken = default)
     {
         if (service is not null)
         {
             KeySchema.ValidateName(service, "service", nameof(service));
         }
 
-        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+
+        // The watch begins here, not at the first MoveNextAsync: every event the client receives from now on is kept
+        // for it. Until the enumeration ends, or the token is cancelled even if it never starts.
         var watcher = new Watcher(service);
         _watchers.TryAdd(watcher, 0);
+        watcher.Release = cancellationToken.Register(() => EndWatch(watcher));
+
+        // Starts the subscription now; a failure is observed (and reported) by the enumeration's own start.
+        _ = EnsureStartedAsync(CancellationToken.None).AsTask().ContinueWith(
+            static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        return ReadWatchAsync(watcher, cancellationToken);
+    }
+
+    private async IAsyncEnumerable<DiscoveryEvent> ReadWatchAsync(Watcher watcher, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         try
         {
-            if (service is not null)
+            await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+            if (watcher.Service is not null)
             {
-                await GetSnapshotAsync(service, cancellationToken).ConfigureAwait(false);
+                await GetSnapshotAsync(watcher.Service, cancellationToken).ConfigureAwait(false);
             }
 
             while (await watcher.Events.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
@@ -245,8 +320,15 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         }
         finally
         {
-            _watchers.TryRemove(watcher, out _);
+            EndWatch(watcher);
         }
+    }
+
+    private void EndWatch(Watcher watcher)
+    {
+        _watchers.TryRemove(watcher, out _);
+        watcher.Events.Writer.TryComplete();
+        watcher.Release.Unregister();
     }
 
     /// <summary>
@@ -441,6 +523,12 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
                 {
                     DiscoveryTelemetry.Malformed.Add(1, new KeyValuePair<string, object?>("lilith.discovery.service", service));
                     Log.MalformedEvent(_logger, service, error ?? $"the event names service '{e?.Service}'");
+                    if (_cache.TryGetValue(service, out ServiceEntry? cached))
+                    {
+                        // Whatever it announced is unknown: read the service again rather than wait for the next event's gap.
+                        RequestReload(cached);
+                    }
+
                     continue;
                 }
 
@@ -635,13 +723,22 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
     {
         foreach (string service in await _backend.ServicesAsync(cancellationToken).ConfigureAwait(false))
         {
-            foreach ((string id, string json) in await _backend.ExpiredAsync(service, SweepBatch, cancellationToken).ConfigureAwait(false))
+            try
             {
-                int removed = await _backend.RemoveAsync(service, id, json, IndexOf(json), expired: true, cancellationToken).ConfigureAwait(false);
-                if (removed == 1)
+                foreach ((string id, string json) in await _backend.ExpiredAsync(service, SweepBatch, cancellationToken).ConfigureAwait(false))
                 {
-                    Log.Swept(_logger, service, id);
+                    // The entry's own JSON names its index sets; one that cannot be read as an instance is removed all the same.
+                    int removed = await _backend.RemoveAsync(service, id, json, InstanceCodec.IndexEntries(json), expired: true, cancellationToken).ConfigureAwait(false);
+                    if (removed == 1)
+                    {
+                        Log.Swept(_logger, service, id);
+                    }
                 }
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // One service's failure does not keep the others from being swept.
+                Log.SweepFailed(_logger, service, e);
             }
         }
     }
@@ -655,9 +752,6 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
     }
 
     // ---------------------------------------------------------------- helpers
-
-    private static IReadOnlyList<(string, string)> IndexOf(string json) =>
-        json.Length == 0 || InstanceCodec.Read(json, null, out _) is not { } instance ? [] : InstanceCodec.IndexEntries(instance).ToList();
 
     private static void Validate(ServiceInstance instance)
     {
@@ -715,7 +809,21 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         _stop.Dispose();
     }
 
-    private sealed record LocalRegistration(ServiceInstance Instance, string Json);
+    /// <summary>What this client registered under one (service, id); the gate orders its writes, re-registrations and removal.</summary>
+    private sealed class LocalRegistration
+    {
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+
+        /// <summary>The instance as last written (null until the first write succeeds).</summary>
+        public ServiceInstance? Instance { get; private set; }
+
+        /// <summary>The JSON as last written, the expected value of the next compare-and-set.</summary>
+        public string? Json { get; private set; }
+
+        public volatile bool Removed;
+
+        public void Set(ServiceInstance instance, string json) => (Instance, Json) = (instance, json);
+    }
 
     private sealed class ServiceEntry(string service)
     {
@@ -744,6 +852,9 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
     private sealed class Watcher(string? service)
     {
         public string? Service { get; } = service;
+
+        /// <summary>Ends the watch when the caller's token is cancelled, even if it never enumerates.</summary>
+        public CancellationTokenRegistration Release { get; set; }
 
         public Channel<DiscoveryEvent> Events { get; } = Channel.CreateUnbounded<DiscoveryEvent>(new() { SingleReader = true });
     }

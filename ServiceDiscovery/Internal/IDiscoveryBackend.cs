@@ -22,8 +22,11 @@ internal interface IDiscoveryBackend : IAsyncDisposable
     /// <summary>Removes: -1 when the stored JSON is not <paramref name="expectedJson"/>, 0 when gone (or renewed, for expiry), 1 when removed.</summary>
     Task<int> RemoveAsync(string service, string id, string expectedJson, IReadOnlyList<(string Dimension, string Value)> index, bool expired, CancellationToken cancellationToken);
 
-    /// <summary>Replaces the JSON for a health change: -1 on mismatch, 0 when not registered, 1 when written, 2 when unchanged.</summary>
-    Task<int> SetHealthAsync(string service, string id, string expectedJson, string newJson, CancellationToken cancellationToken);
+    /// <summary>
+    /// Changes only the stored entry's <c>health</c> member, keeping every other byte: 0 when not registered, 1 when written,
+    /// 2 when unchanged, -2 when the stored value is not a JSON object; <c>Json</c> is the stored JSON afterwards.
+    /// </summary>
+    Task<(int Status, string? Json)> SetHealthAsync(string service, string id, InstanceHealth health, CancellationToken cancellationToken);
 
     /// <summary>The stored JSON of one instance, or null.</summary>
     Task<string?> GetAsync(string service, string id, CancellationToken cancellationToken);

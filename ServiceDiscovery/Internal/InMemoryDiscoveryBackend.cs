@@ -44,8 +44,9 @@ internal sealed class InMemoryDiscoveryBackend(string prefix, TimeProvider time)
             }
 
             long now = Now;
+            bool live = current.Length > 0 && s.Expiry.TryGetValue(id, out long expiry) && expiry > now;
             s.Expiry[id] = now + ttlMs;
-            if (current == newJson)
+            if (live && current == newJson)
             {
                 return Task.FromResult((0, (string?)null));
             }
@@ -63,12 +64,13 @@ internal sealed class InMemoryDiscoveryBackend(string prefix, TimeProvider time)
         lock (_store)
         {
             Service s = _store.Get(service);
-            if (!s.Instances.ContainsKey(id))
+            long now = Now;
+            if (!s.Instances.ContainsKey(id) || !s.Expiry.TryGetValue(id, out long expiry) || expiry <= now)
             {
                 return Task.FromResult(false);
             }
 
-            s.Expiry[id] = Now + ttlMs;
+            s.Expiry[id] = now + ttlMs;
             return Task.FromResult(true);
         }
     }
@@ -105,33 +107,34 @@ internal sealed class InMemoryDiscoveryBackend(string prefix, TimeProvider time)
         return Task.FromResult(1);
     }
 
-    public Task<int> SetHealthAsync(string service, string id, string expectedJson, string newJson, CancellationToken cancellationToken)
+    public Task<(int Status, string? Json)> SetHealthAsync(string service, string id, InstanceHealth health, CancellationToken cancellationToken)
     {
         string publish;
+        string updated;
         lock (_store)
         {
             Service s = _store.Get(service);
             if (!s.Instances.TryGetValue(id, out string? current))
             {
-                return Task.FromResult(0);
+                return Task.FromResult((0, (string?)null));
             }
 
-            if (current != expectedJson)
+            if (InstanceCodec.WithHealth(current, health) is not { } changed)
             {
-                return Task.FromResult(-1);
+                return Task.FromResult((-2, (string?)null));
             }
 
-            if (current == newJson)
+            if (changed == current)
             {
-                return Task.FromResult(2);
+                return Task.FromResult((2, (string?)current));
             }
 
-            s.Instances[id] = newJson;
-            publish = EventCodec.Write(DiscoveryEventKind.HealthChanged, service, id, ++s.Revision, Now, newJson);
+            s.Instances[id] = updated = changed;
+            publish = EventCodec.Write(DiscoveryEventKind.HealthChanged, service, id, ++s.Revision, Now, updated);
         }
 
         _store.Publish(service, publish);
-        return Task.FromResult(1);
+        return Task.FromResult((1, (string?)updated));
     }
 
     public Task<string?> GetAsync(string service, string id, CancellationToken cancellationToken)

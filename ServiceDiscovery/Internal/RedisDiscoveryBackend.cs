@@ -76,14 +76,15 @@ internal sealed class RedisDiscoveryBackend(RedisConnectionSource connection, st
         return (int)result;
     }
 
-    public async Task<int> SetHealthAsync(string service, string id, string expectedJson, string newJson, CancellationToken cancellationToken)
+    public async Task<(int Status, string? Json)> SetHealthAsync(string service, string id, InstanceHealth health, CancellationToken cancellationToken)
     {
         IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
         RedisResult result = await db.ScriptEvaluateAsync(DiscoveryScripts.SetHealth,
             [_keys.Instances(service), _keys.Revision(service)],
-            [id, expectedJson, newJson, _keys.EventsChannel(service), EventCodec.JsonString(service), EventCodec.JsonString(id)])
+            [id, InstanceCodec.HealthText(health), _keys.EventsChannel(service), EventCodec.JsonString(service), EventCodec.JsonString(id)])
             .WaitAsync(cancellationToken).ConfigureAwait(false);
-        return (int)result;
+        RedisResult[] reply = (RedisResult[])result!;
+        return ((int)reply[0], (string?)reply[1]);
     }
 
     public async Task<string?> GetAsync(string service, string id, CancellationToken cancellationToken)

@@ -24,6 +24,25 @@ public sealed class VectorTests
         ["event-expired"] = RoundTripEvent,
     });
 
+    /// <summary>The siblings run the scripts of the document; the C# constants must be the same text.</summary>
+    [Theory]
+    [InlineData("register", DiscoveryScripts.Register)]
+    [InlineData("heartbeat", DiscoveryScripts.Heartbeat)]
+    [InlineData("remove (deregister and sweep)", DiscoveryScripts.Remove)]
+    [InlineData("set-health", DiscoveryScripts.SetHealth)]
+    [InlineData("load", DiscoveryScripts.Load)]
+    [InlineData("expired", DiscoveryScripts.Expired)]
+    [InlineData("touch-service", DiscoveryScripts.TouchService)]
+    public void Scripts_are_the_documents_text(string heading, string script)
+    {
+        string document = File.ReadAllText(Path.Combine(GoldenVectors.RepositoryRoot, "schema", "service-discovery.md"));
+        int at = document.IndexOf("\n### " + heading + "\n", StringComparison.Ordinal);
+        Assert.True(at >= 0, $"schema/service-discovery.md has no section '### {heading}'");
+        int start = document.IndexOf("```lua\n", at, StringComparison.Ordinal) + "```lua\n".Length;
+        string documented = document[start..document.IndexOf("```", start, StringComparison.Ordinal)];
+        Assert.Equal(documented.TrimEnd('\n'), script.ReplaceLineEndings("\n"));
+    }
+
     private static string RoundTripEvent(string json)
     {
         DiscoveryEvent e = EventCodec.Read(json, out string? error) ?? throw new InvalidOperationException(error);
