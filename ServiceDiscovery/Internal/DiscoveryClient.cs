@@ -16,6 +16,7 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
 {
     private const int MaxAttempts = 8;
     private const int SweepBatch = 100;
+    private const int ServicesPage = 1000;
     private readonly IDiscoveryBackend _backend;
     private readonly DiscoveryOptions _options;
     private readonly TimeProvider _time;
@@ -27,6 +28,7 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
     private readonly ConcurrentDictionary<Watcher, byte> _watchers = new();
     private readonly Channel<(string Service, string Json)> _incoming = Channel.CreateUnbounded<(string, string)>(new() { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
+    private readonly string _sweeperToken = Guid.NewGuid().ToString("N");
     private readonly object _gate = new();
     private readonly List<Task> _loops = [];
     private Task? _start;
@@ -718,28 +720,65 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         }
     }
 
-    /// <summary>Removes expired instances of every known service (idempotent; any client may run it).</summary>
+    /// <summary>
+    /// Removes expired instances of every known service and drops services left without entries from the services index.
+    /// One client per prefix does it at a time: the holder of the sweeper lease (3 sweep intervals long, renewed by each pass),
+    /// so the sweeping work of a fleet does not grow with its clients; when the holder stops, another takes over.
+    /// </summary>
     internal async Task SweepAllAsync(CancellationToken cancellationToken)
     {
-        foreach (string service in await _backend.ServicesAsync(cancellationToken).ConfigureAwait(false))
+        long leaseMs = (long)(_options.SweepInterval.TotalMilliseconds * 3);
+        if (!await _backend.TrySweepLeaseAsync(_sweeperToken, leaseMs, cancellationToken).ConfigureAwait(false))
         {
-            try
+            return;
+        }
+
+        // Every service, page by page (no cap on their number).
+        for (long start = 0; ; )
+        {
+            IReadOnlyList<(string Name, double Score)> page = await _backend.ServicesAsync(start, ServicesPage, cancellationToken).ConfigureAwait(false);
+            int pruned = 0;
+            foreach ((string service, double score) in page)
             {
-                foreach ((string id, string json) in await _backend.ExpiredAsync(service, SweepBatch, cancellationToken).ConfigureAwait(false))
+                if (await SweepServiceAsync(service, score, cancellationToken).ConfigureAwait(false))
                 {
-                    // The entry's own JSON names its index sets; one that cannot be read as an instance is removed all the same.
-                    int removed = await _backend.RemoveAsync(service, id, json, InstanceCodec.IndexEntries(json), expired: true, cancellationToken).ConfigureAwait(false);
-                    if (removed == 1)
-                    {
-                        Log.Swept(_logger, service, id);
-                    }
+                    pruned++;
                 }
             }
-            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+
+            if (page.Count < ServicesPage)
             {
-                // One service's failure does not keep the others from being swept.
-                Log.SweepFailed(_logger, service, e);
+                return;
             }
+
+            start += page.Count - pruned; // the ranks after a pruned service moved down
+        }
+    }
+
+    /// <summary>Sweeps one service; true when it had no entry left and was taken out of the services index.</summary>
+    private async Task<bool> SweepServiceAsync(string service, double score, CancellationToken cancellationToken)
+    {
+        try
+        {
+            foreach ((string id, string json) in await _backend.ExpiredAsync(service, SweepBatch, cancellationToken).ConfigureAwait(false))
+            {
+                // The entry's own JSON names its index sets; one that cannot be read as an instance is removed all the same.
+                int removed = await _backend.RemoveAsync(service, id, json, InstanceCodec.IndexEntries(json), expired: true, cancellationToken).ConfigureAwait(false);
+                if (removed == 1)
+                {
+                    Log.Swept(_logger, service, id);
+                }
+            }
+
+            // Only when no registration touched it since it was listed: a register then touches it again.
+            return await _backend.CountAsync(service, cancellationToken).ConfigureAwait(false) == 0 &&
+                await _backend.PruneServiceAsync(service, score, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // One service's failure does not keep the others from being swept.
+            Log.SweepFailed(_logger, service, e);
+            return false;
         }
     }
 
@@ -770,6 +809,25 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         if (instance.Weight < 0)
         {
             throw new ArgumentException($"Instance '{instance.Id}': Weight {instance.Weight} is negative.", nameof(instance));
+        }
+    }
+
+    /// <summary>On a graceful stop the next client takes the sweep over at its next pass, not after the lease runs out.</summary>
+    private async Task GiveUpSweeperLeaseAsync()
+    {
+        if (_start is not { IsCompletedSuccessfully: true })
+        {
+            return;
+        }
+
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await _backend.TrySweepLeaseAsync(_sweeperToken, 0, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Redis is away: the lease runs out by itself.
         }
     }
 
@@ -805,6 +863,7 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
             watcher.Events.Writer.TryComplete();
         }
 
+        await GiveUpSweeperLeaseAsync().ConfigureAwait(false);
         await _backend.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
     }

@@ -167,4 +167,32 @@ internal static class DiscoveryScripts
         redis.call('ZADD', KEYS[1], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[1])
         return 1
         """;
+
+    /// <summary>
+    /// KEYS[1] sweeper lease. ARGV[1] the caller's token, ARGV[2] leaseMs (0: give the lease up). Returns 1 when the caller
+    /// holds the lease (taken because it was free, or renewed), 0 when another client holds it or it was given up.
+    /// </summary>
+    public const string SweepLease = """
+        local holder = redis.call('GET', KEYS[1])
+        if holder and holder ~= ARGV[1] then return 0 end
+        if tonumber(ARGV[2]) == 0 then
+          if holder then redis.call('DEL', KEYS[1]) end
+          return 0
+        end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
+        return 1
+        """;
+
+    /// <summary>
+    /// KEYS[1] services. ARGV[1] service name, ARGV[2] its score as the sweeper read it. Removes the service only when its
+    /// score is unchanged (no registration touched it since); returns 1 when removed.
+    /// </summary>
+    public const string PruneService = """
+        local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+        if score and tonumber(score) == tonumber(ARGV[2]) then
+          redis.call('ZREM', KEYS[1], ARGV[1])
+          return 1
+        end
+        return 0
+        """;
 }

@@ -37,8 +37,17 @@ internal interface IDiscoveryBackend : IAsyncDisposable
     /// <summary>Up to <paramref name="limit"/> expired entries (id, JSON or empty when only the expiry entry exists).</summary>
     Task<IReadOnlyList<KeyValuePair<string, string>>> ExpiredAsync(string service, int limit, CancellationToken cancellationToken);
 
-    /// <summary>Known service names.</summary>
-    Task<IReadOnlyList<string>> ServicesAsync(CancellationToken cancellationToken);
+    /// <summary>One page of the known services (name, score = last registration), by rank from <paramref name="start"/>.</summary>
+    Task<IReadOnlyList<(string Name, double Score)>> ServicesAsync(long start, int count, CancellationToken cancellationToken);
+
+    /// <summary>Takes or renews the prefix's sweeper lease for <paramref name="token"/>; false when another client holds it.</summary>
+    Task<bool> TrySweepLeaseAsync(string token, long leaseMs, CancellationToken cancellationToken);
+
+    /// <summary>How many entries the service's instances hash holds (live or not).</summary>
+    Task<long> CountAsync(string service, CancellationToken cancellationToken);
+
+    /// <summary>Removes the service from the services index when its score is still <paramref name="score"/>.</summary>
+    Task<bool> PruneServiceAsync(string service, double score, CancellationToken cancellationToken);
 
     /// <summary>Records the service in the services index (untagged key, its own command).</summary>
     Task TouchServiceAsync(string service, CancellationToken cancellationToken);

@@ -170,11 +170,44 @@ internal sealed class InMemoryDiscoveryBackend(string prefix, TimeProvider time)
         }
     }
 
-    public Task<IReadOnlyList<string>> ServicesAsync(CancellationToken cancellationToken)
+    public Task<IReadOnlyList<(string Name, double Score)>> ServicesAsync(long start, int count, CancellationToken cancellationToken)
     {
         lock (_store)
         {
-            return Task.FromResult<IReadOnlyList<string>>(_store.Services.Keys.ToList());
+            IReadOnlyList<(string, double)> page = _store.Index.OrderBy(s => s.Value).ThenBy(s => s.Key, StringComparer.Ordinal)
+                .Skip((int)start).Take(count).Select(s => (s.Key, (double)s.Value)).ToList();
+            return Task.FromResult(page);
+        }
+    }
+
+    public Task<bool> TrySweepLeaseAsync(string token, long leaseMs, CancellationToken cancellationToken)
+    {
+        lock (_store)
+        {
+            long now = Now;
+            if (_store.SweeperToken is not null && _store.SweeperToken != token && _store.SweeperUntil > now)
+            {
+                return Task.FromResult(false);
+            }
+
+            (_store.SweeperToken, _store.SweeperUntil) = leaseMs == 0 ? (null, 0) : (token, now + leaseMs);
+            return Task.FromResult(leaseMs != 0);
+        }
+    }
+
+    public Task<long> CountAsync(string service, CancellationToken cancellationToken)
+    {
+        lock (_store)
+        {
+            return Task.FromResult(_store.Services.TryGetValue(service, out Service? s) ? (long)s.Instances.Count : 0);
+        }
+    }
+
+    public Task<bool> PruneServiceAsync(string service, double score, CancellationToken cancellationToken)
+    {
+        lock (_store)
+        {
+            return Task.FromResult(_store.Index.TryGetValue(service, out long touched) && touched == (long)score && _store.Index.Remove(service));
         }
     }
 
@@ -182,7 +215,7 @@ internal sealed class InMemoryDiscoveryBackend(string prefix, TimeProvider time)
     {
         lock (_store)
         {
-            _store.Get(service);
+            _store.Index[service] = Now;
         }
 
         return Task.CompletedTask;
@@ -219,6 +252,13 @@ internal sealed class InMemoryDiscoveryBackend(string prefix, TimeProvider time)
         public Dictionary<string, Service> Services { get; } = new(StringComparer.Ordinal);
 
         public ConcurrentDictionary<Action<string, string>, byte> Subscribers { get; } = new();
+
+        /// <summary>The services index: name -> when a registration last touched it (ms).</summary>
+        public Dictionary<string, long> Index { get; } = new(StringComparer.Ordinal);
+
+        public string? SweeperToken { get; set; }
+
+        public long SweeperUntil { get; set; }
 
         public Service Get(string service)
         {

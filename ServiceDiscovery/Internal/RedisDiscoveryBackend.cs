@@ -111,11 +111,30 @@ internal sealed class RedisDiscoveryBackend(RedisConnectionSource connection, st
         return Pairs((RedisResult[])result!);
     }
 
-    public async Task<IReadOnlyList<string>> ServicesAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<(string Name, double Score)>> ServicesAsync(long start, int count, CancellationToken cancellationToken)
     {
         IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
-        RedisValue[] names = await db.SortedSetRangeByRankAsync(_keys.Services(), 0, 9999).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return names.Select(n => (string)n!).ToList();
+        SortedSetEntry[] page = await db.SortedSetRangeByRankWithScoresAsync(_keys.Services(), start, start + count - 1).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return page.Select(e => ((string)e.Element!, e.Score)).ToList();
+    }
+
+    public async Task<bool> TrySweepLeaseAsync(string token, long leaseMs, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        return (int)await db.ScriptEvaluateAsync(DiscoveryScripts.SweepLease, [_keys.Sweeper()], [token, leaseMs]).WaitAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    public async Task<long> CountAsync(string service, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        return await db.HashLengthAsync(_keys.Instances(service)).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<bool> PruneServiceAsync(string service, double score, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        return (int)await db.ScriptEvaluateAsync(DiscoveryScripts.PruneService, [_keys.Services()],
+            [service, score.ToString("R", CultureInfo.InvariantCulture)]).WaitAsync(cancellationToken).ConfigureAwait(false) == 1;
     }
 
     public async Task TouchServiceAsync(string service, CancellationToken cancellationToken)

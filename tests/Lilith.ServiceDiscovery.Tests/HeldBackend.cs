@@ -11,6 +11,7 @@ internal sealed class HeldBackend(IDiscoveryBackend inner) : IDiscoveryBackend
     private readonly Hold _load = new();
     private readonly Hold _register = new();
     private int _loads;
+    private int _expiredCalls;
 
     public int Loads => Volatile.Read(ref _loads);
 
@@ -53,10 +54,23 @@ internal sealed class HeldBackend(IDiscoveryBackend inner) : IDiscoveryBackend
 
     public Task<string?> GetAsync(string service, string id, CancellationToken cancellationToken) => inner.GetAsync(service, id, cancellationToken);
 
-    public Task<IReadOnlyList<KeyValuePair<string, string>>> ExpiredAsync(string service, int limit, CancellationToken cancellationToken) =>
-        inner.ExpiredAsync(service, limit, cancellationToken);
+    /// <summary>How many times this client asked for expired entries (its share of the sweeping).</summary>
+    public int ExpiredCalls => Volatile.Read(ref _expiredCalls);
 
-    public Task<IReadOnlyList<string>> ServicesAsync(CancellationToken cancellationToken) => inner.ServicesAsync(cancellationToken);
+    public Task<IReadOnlyList<KeyValuePair<string, string>>> ExpiredAsync(string service, int limit, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _expiredCalls);
+        return inner.ExpiredAsync(service, limit, cancellationToken);
+    }
+
+    public Task<IReadOnlyList<(string Name, double Score)>> ServicesAsync(long start, int count, CancellationToken cancellationToken) =>
+        inner.ServicesAsync(start, count, cancellationToken);
+
+    public Task<bool> TrySweepLeaseAsync(string token, long leaseMs, CancellationToken cancellationToken) => inner.TrySweepLeaseAsync(token, leaseMs, cancellationToken);
+
+    public Task<long> CountAsync(string service, CancellationToken cancellationToken) => inner.CountAsync(service, cancellationToken);
+
+    public Task<bool> PruneServiceAsync(string service, double score, CancellationToken cancellationToken) => inner.PruneServiceAsync(service, score, cancellationToken);
 
     public Task TouchServiceAsync(string service, CancellationToken cancellationToken) => inner.TouchServiceAsync(service, cancellationToken);
 

@@ -13,6 +13,7 @@ public sealed class VectorTests
         ["revision"] = i => new DiscoveryKeys(i["prefix"]).Revision(i["service"]),
         ["index"] = i => new DiscoveryKeys(i["prefix"]).Index(i["service"], i["dimension"], i["value"]),
         ["services"] = i => new DiscoveryKeys(i["prefix"]).Services(),
+        ["sweeper"] = i => new DiscoveryKeys(i["prefix"]).Sweeper(),
         ["events-channel"] = i => new DiscoveryKeys(i["prefix"]).EventsChannel(i["service"]),
     });
 
@@ -33,6 +34,8 @@ public sealed class VectorTests
     [InlineData("load", DiscoveryScripts.Load)]
     [InlineData("expired", DiscoveryScripts.Expired)]
     [InlineData("touch-service", DiscoveryScripts.TouchService)]
+    [InlineData("sweep-lease", DiscoveryScripts.SweepLease)]
+    [InlineData("prune-service", DiscoveryScripts.PruneService)]
     public void Scripts_are_the_documents_text(string heading, string script)
     {
         string document = File.ReadAllText(Path.Combine(GoldenVectors.RepositoryRoot, "schema", "service-discovery.md"));
