@@ -297,7 +297,7 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         watcher.Release = cancellationToken.Register(() => EndWatch(watcher));
 
         // Starts the subscription now; a failure is observed (and reported) by the enumeration's own start.
-        _ = EnsureStartedAsync(CancellationToken.None).AsTask().ContinueWith(
+        _ = SubscribeAsync(service, CancellationToken.None).ContinueWith(
             static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         return ReadWatchAsync(watcher, cancellationToken);
     }
@@ -306,7 +306,7 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
     {
         try
         {
-            await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+            await SubscribeAsync(watcher.Service, cancellationToken).ConfigureAwait(false);
             if (watcher.Service is not null)
             {
                 await GetSnapshotAsync(watcher.Service, cancellationToken).ConfigureAwait(false);
@@ -324,6 +324,13 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         {
             EndWatch(watcher);
         }
+    }
+
+    /// <summary>Starts the client and subscribes to the events of <paramref name="service"/> (null: of every service).</summary>
+    private async Task SubscribeAsync(string? service, CancellationToken cancellationToken)
+    {
+        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        await _backend.SubscribeServiceAsync(service, cancellationToken).ConfigureAwait(false);
     }
 
     private void EndWatch(Watcher watcher)
@@ -369,6 +376,8 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
 
         try
         {
+            // Subscribed before the first load, so a change after what the load read arrives as an event.
+            await _backend.SubscribeServiceAsync(service, cancellationToken).ConfigureAwait(false);
             await ReloadAsync(entry, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException && entry.Snapshot is null)

@@ -52,8 +52,14 @@ internal interface IDiscoveryBackend : IAsyncDisposable
     /// <summary>Records the service in the services index (untagged key, its own command).</summary>
     Task TouchServiceAsync(string service, CancellationToken cancellationToken);
 
-    /// <summary>Starts delivering raw event payloads (service, JSON) and reconnect notices.</summary>
+    /// <summary>Sets where raw event payloads (service, JSON) and reconnect notices go; subscribes to nothing yet.</summary>
     Task SubscribeAsync(Action<string, string> onEvent, Action onReconnected, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Subscribes to the events of one service, or of every service when <paramref name="service"/> is null (a pattern);
+    /// completes when the subscription stands. Idempotent; a failed attempt is retried by the next call.
+    /// </summary>
+    Task SubscribeServiceAsync(string? service, CancellationToken cancellationToken);
 
     /// <summary>False while the backend is known to be unreachable.</summary>
     bool IsReachable { get; }

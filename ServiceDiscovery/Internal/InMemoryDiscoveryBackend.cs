@@ -228,6 +228,9 @@ internal sealed class InMemoryDiscoveryBackend(string prefix, TimeProvider time)
         return Task.CompletedTask;
     }
 
+    /// <summary>Every event of the prefix reaches every client of the process; nothing to subscribe to.</summary>
+    public Task SubscribeServiceAsync(string? service, CancellationToken cancellationToken) => Task.CompletedTask;
+
     public ValueTask DisposeAsync()
     {
         if (_onEvent is not null)

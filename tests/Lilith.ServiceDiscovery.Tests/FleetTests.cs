@@ -72,4 +72,27 @@ public sealed class FleetTests(RedisFixture redis)
             Assert.Equal("busy", (string?)(await raw.Db.SortedSetRangeByRankAsync(raw.Keys.Services()))[0]);
         }
     }
+
+    [Fact]
+    public async Task A_client_receives_the_changes_of_the_services_it_uses_and_no_others()
+    {
+        string prefix = RedisFixture.NewPrefix();
+        (HeldBackend backend, DiscoveryClient reader) = await ClientAsync(prefix, TimeSpan.FromMinutes(10));
+        (HeldBackend _, DiscoveryClient writer) = await ClientAsync(prefix, TimeSpan.FromMinutes(10));
+        await using (reader)
+        await using (writer)
+        {
+            Assert.Empty(await reader.ResolveAsync("used", cancellationToken: Ct));
+            for (int i = 0; i < 20; i++)
+            {
+                await writer.RegisterAsync("unused", new ServiceInstance { Id = $"u-{i}", Host = "10.0.0.1", Port = 8080 }, Ct);
+            }
+
+            await writer.RegisterAsync("used", new ServiceInstance { Id = "used-1", Host = "10.0.0.2", Port = 8080 }, Ct);
+            await Eventually.TrueAsync(async () => (await reader.ResolveAsync("used", cancellationToken: Ct)).Count == 1, Within, "the used service's change arrived");
+
+            Assert.Equal(0, backend.Delivered.GetValueOrDefault("unused"));
+            Assert.Equal(1, backend.Delivered.GetValueOrDefault("used"));
+        }
+    }
 }

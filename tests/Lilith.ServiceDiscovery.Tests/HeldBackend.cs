@@ -74,8 +74,20 @@ internal sealed class HeldBackend(IDiscoveryBackend inner) : IDiscoveryBackend
 
     public Task TouchServiceAsync(string service, CancellationToken cancellationToken) => inner.TouchServiceAsync(service, cancellationToken);
 
+    /// <summary>Event payloads the backend delivered to this client, per service.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, int> Delivered { get; } = new(StringComparer.Ordinal);
+
     public Task SubscribeAsync(Action<string, string> onEvent, Action onReconnected, CancellationToken cancellationToken) =>
-        inner.SubscribeAsync(onEvent, onReconnected, cancellationToken);
+        inner.SubscribeAsync(
+            (service, json) =>
+            {
+                Delivered.AddOrUpdate(service, 1, static (_, n) => n + 1);
+                onEvent(service, json);
+            },
+            onReconnected,
+            cancellationToken);
+
+    public Task SubscribeServiceAsync(string? service, CancellationToken cancellationToken) => inner.SubscribeServiceAsync(service, cancellationToken);
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 
