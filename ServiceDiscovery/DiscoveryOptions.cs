@@ -15,7 +15,10 @@ public sealed class DiscoveryOptions
     /// <summary>Interval between heartbeats of the instances this client registered; null for a third of <see cref="Ttl"/>.</summary>
     public TimeSpan? HeartbeatInterval { get; set; }
 
-    /// <summary>Interval between sweeps of expired instances; 5 s unless set (the sweep is idempotent, every client may run it).</summary>
+    /// <summary>
+    /// Interval between sweeps of expired instances; 5 s unless set. One client per key prefix sweeps at a time (the holder of
+    /// a lease of three intervals); the others only try to take the lease, so a dead sweeper is replaced within three intervals.
+    /// </summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Longest time a cached service goes without a full reload (safety net for lost events); 30 s unless set.</summary>

@@ -20,7 +20,11 @@ public interface IServiceResolver
     /// <exception cref="ServiceDiscoveryException">No instance is available.</exception>
     ValueTask<InstanceLease> SelectAsync(string service, InstanceFilter? filter = null, CancellationToken cancellationToken = default);
 
-    /// <summary>Change events of one service, or of every service when <paramref name="service"/> is null, until cancelled.</summary>
+    /// <summary>
+    /// Change events of one service, or of every service when <paramref name="service"/> is null, until cancelled. The watch
+    /// begins when this method is called, not at the first read: a change the client receives after the call is kept for the
+    /// enumeration (on a client that has not connected yet, from when its subscription stands, which the first read awaits).
+    /// </summary>
     /// <param name="service">The service name, or null for all services.</param>
     /// <param name="cancellationToken">Ends the enumeration.</param>
     IAsyncEnumerable<DiscoveryEvent> WatchAsync(string? service, CancellationToken cancellationToken = default);

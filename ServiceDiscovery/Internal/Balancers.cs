@@ -53,11 +53,39 @@ internal sealed class WeightedBalancer : ILoadBalancer
 internal abstract class InFlightBalancer : ILoadBalancer
 {
     private readonly ConcurrentDictionary<string, Counter> _counters = new(StringComparer.Ordinal);
+    private int _sinceTrim;
 
     public abstract InstanceLease Select(IReadOnlyList<ServiceInstance> instances);
 
-    protected Counter For(ServiceInstance instance) =>
-        _counters.TryGetValue(instance.Id, out Counter? c) ? c : _counters.GetOrAdd(instance.Id, static _ => new Counter());
+    /// <summary>Counters held (instances seen and not yet trimmed); bounded by the instances in use plus their growth allowance.</summary>
+    internal int CounterCount => _counters.Count;
+
+    /// <summary>
+    /// The instance's counter. Instances come and go (new ids after restarts): once more counters were added than twice the
+    /// current instances (plus 16), idle counters of instances no longer offered are dropped, so the map stays bounded.
+    /// </summary>
+    protected Counter For(IReadOnlyList<ServiceInstance> instances, ServiceInstance instance)
+    {
+        if (_counters.TryGetValue(instance.Id, out Counter? c))
+        {
+            return c;
+        }
+
+        if (Interlocked.Increment(ref _sinceTrim) > (2 * instances.Count) + 16)
+        {
+            Interlocked.Exchange(ref _sinceTrim, 0);
+            var offered = new HashSet<string>(instances.Select(i => i.Id), StringComparer.Ordinal);
+            foreach (KeyValuePair<string, Counter> pair in _counters)
+            {
+                if (pair.Value.InFlight == 0 && !offered.Contains(pair.Key))
+                {
+                    _counters.TryRemove(pair);
+                }
+            }
+        }
+
+        return _counters.GetOrAdd(instance.Id, static _ => new Counter());
+    }
 
     protected static InstanceLease Lease(ServiceInstance instance, Counter counter)
     {
@@ -85,11 +113,11 @@ internal sealed class LeastConnectionsBalancer : InFlightBalancer
         int count = instances.Count;
         int start = (int)((ulong)Interlocked.Increment(ref _start) % (ulong)count);
         ServiceInstance best = instances[start];
-        Counter bestCounter = For(best);
+        Counter bestCounter = For(instances, best);
         for (int k = 1; k < count && bestCounter.InFlight > 0; k++)
         {
             ServiceInstance candidate = instances[(start + k) % count];
-            Counter counter = For(candidate);
+            Counter counter = For(instances, candidate);
             if (counter.InFlight < bestCounter.InFlight)
             {
                 best = candidate;
@@ -109,7 +137,7 @@ internal sealed class PowerOfTwoChoicesBalancer : InFlightBalancer
         int count = instances.Count;
         if (count == 1)
         {
-            return Lease(instances[0], For(instances[0]));
+            return Lease(instances[0], For(instances, instances[0]));
         }
 
         int a = System.Random.Shared.Next(count);
@@ -119,8 +147,8 @@ internal sealed class PowerOfTwoChoicesBalancer : InFlightBalancer
             b++;
         }
 
-        Counter ca = For(instances[a]);
-        Counter cb = For(instances[b]);
+        Counter ca = For(instances, instances[a]);
+        Counter cb = For(instances, instances[b]);
         return ca.InFlight <= cb.InFlight ? Lease(instances[a], ca) : Lease(instances[b], cb);
     }
 }

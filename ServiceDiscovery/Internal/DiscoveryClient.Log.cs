@@ -41,5 +41,8 @@ internal sealed partial class DiscoveryClient
 
         [LoggerMessage(12, LogLevel.Warning, "A change callback of service '{Service}' failed: {Reason}")]
         public static partial void ChangeCallbackFailed(ILogger logger, string service, string reason);
+
+        [LoggerMessage(13, LogLevel.Warning, "Sweeping service '{Service}' failed; the other services are swept, this one again at the next interval")]
+        public static partial void SweepFailed(ILogger logger, string service, Exception exception);
     }
 }

@@ -16,6 +16,7 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
 {
     private const int MaxAttempts = 8;
     private const int SweepBatch = 100;
+    private const int ServicesPage = 1000;
     private readonly IDiscoveryBackend _backend;
     private readonly DiscoveryOptions _options;
     private readonly TimeProvider _time;
@@ -27,6 +28,7 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
     private readonly ConcurrentDictionary<Watcher, byte> _watchers = new();
     private readonly Channel<(string Service, string Json)> _incoming = Channel.CreateUnbounded<(string, string)>(new() { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
+    private readonly string _sweeperToken = Guid.NewGuid().ToString("N");
     private readonly object _gate = new();
     private readonly List<Task> _loops = [];
     private Task? _start;
@@ -60,9 +62,39 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         using Activity? activity = DiscoveryTelemetry.Source.StartActivity("discovery register");
         activity?.SetTag("lilith.discovery.service", service);
         string json = InstanceCodec.Write(instance);
-        string expected = _local.TryGetValue((service, instance.Id), out LocalRegistration? previous) ? previous.Json : string.Empty;
-        await WriteRegistrationAsync(service, instance, json, expected, cancellationToken).ConfigureAwait(false);
-        _local[(service, instance.Id)] = new LocalRegistration(instance, json);
+        while (true)
+        {
+            LocalRegistration local = _local.GetOrAdd((service, instance.Id), static _ => new LocalRegistration());
+            await local.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (local.Removed)
+                {
+                    continue; // Deregistered meanwhile: start from a new record.
+                }
+
+                try
+                {
+                    await WriteRegistrationAsync(service, instance, json, local.Json ?? string.Empty, cancellationToken).ConfigureAwait(false);
+                }
+                catch when (local.Json is null)
+                {
+                    // Never written: leave nothing for the heartbeat loop to renew.
+                    local.Removed = true;
+                    _local.TryRemove(new((service, instance.Id), local));
+                    throw;
+                }
+
+                local.Set(instance, json);
+            }
+            finally
+            {
+                local.Gate.Release();
+            }
+
+            break;
+        }
+
         await _backend.TouchServiceAsync(service, cancellationToken).ConfigureAwait(false);
     }
 
@@ -72,7 +104,7 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         for (int attempt = 0; attempt < MaxAttempts; attempt++)
         {
             (int status, string? current) = await _backend.RegisterAsync(service, instance.Id, expected, json,
-                IndexOf(expected), newIndex, _ttlMs, cancellationToken).ConfigureAwait(false);
+                InstanceCodec.IndexEntries(expected), newIndex, _ttlMs, cancellationToken).ConfigureAwait(false);
             if (status >= 0)
             {
                 return;
@@ -90,20 +122,40 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         ArgumentException.ThrowIfNullOrEmpty(instanceId);
         await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
         using Activity? activity = DiscoveryTelemetry.Source.StartActivity("discovery deregister");
-        bool wasLocal = _local.TryRemove((service, instanceId), out LocalRegistration? local);
-        string? expected = local?.Json ?? await _backend.GetAsync(service, instanceId, cancellationToken).ConfigureAwait(false);
+        if (!_local.TryRemove((service, instanceId), out LocalRegistration? local))
+        {
+            return await RemoveStoredAsync(service, instanceId, null, cancellationToken).ConfigureAwait(false);
+        }
+
+        // Marked first, so a heartbeat that is about to register the instance again gives up; the gate waits for one
+        // that is already writing, so the removal below comes after its write and no copy outlives the deregistration.
+        local.Removed = true;
+        await local.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await RemoveStoredAsync(service, instanceId, local.Json, cancellationToken).ConfigureAwait(false) || local.Json is not null;
+        }
+        finally
+        {
+            local.Gate.Release();
+        }
+    }
+
+    private async Task<bool> RemoveStoredAsync(string service, string instanceId, string? expected, CancellationToken cancellationToken)
+    {
+        expected ??= await _backend.GetAsync(service, instanceId, cancellationToken).ConfigureAwait(false);
         for (int attempt = 0; attempt < MaxAttempts && expected is not null; attempt++)
         {
-            int status = await _backend.RemoveAsync(service, instanceId, expected, IndexOf(expected), expired: false, cancellationToken).ConfigureAwait(false);
+            int status = await _backend.RemoveAsync(service, instanceId, expected, InstanceCodec.IndexEntries(expected), expired: false, cancellationToken).ConfigureAwait(false);
             if (status >= 0)
             {
-                return status == 1 || wasLocal;
+                return status == 1;
             }
 
             expected = await _backend.GetAsync(service, instanceId, cancellationToken).ConfigureAwait(false);
         }
 
-        return wasLocal;
+        return false;
     }
 
     public async ValueTask<bool> HeartbeatAsync(string service, string instanceId, CancellationToken cancellationToken = default)
@@ -126,8 +178,23 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
             return false;
         }
 
-        // Swept (missed heartbeats) or lost (Redis restarted): register it again from the local copy.
-        await WriteRegistrationAsync(service, local.Instance, local.Json, string.Empty, cancellationToken).ConfigureAwait(false);
+        // Expired, swept (missed heartbeats) or lost (Redis restarted): register it again from the local copy, which
+        // publishes the change. Under the registration's gate, so a deregistration in between wins (no zombie).
+        await local.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (local.Removed || local.Instance is null || local.Json is null)
+            {
+                return false;
+            }
+
+            await WriteRegistrationAsync(service, local.Instance, local.Json, string.Empty, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            local.Gate.Release();
+        }
+
         await _backend.TouchServiceAsync(service, cancellationToken).ConfigureAwait(false);
         Log.Reregistered(_logger, service, instanceId);
         return true;
@@ -138,36 +205,32 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         KeySchema.ValidateName(service, "service", nameof(service));
         ArgumentException.ThrowIfNullOrEmpty(instanceId);
         await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
-        for (int attempt = 0; attempt < MaxAttempts; attempt++)
+        _local.TryGetValue((service, instanceId), out LocalRegistration? local);
+        if (local is not null)
         {
-            string? current = await _backend.GetAsync(service, instanceId, cancellationToken).ConfigureAwait(false);
-            if (current is null)
-            {
-                return false;
-            }
-
-            ServiceInstance instance = InstanceCodec.Read(current, instanceId, out string? error)
-                ?? throw new ServiceDiscoveryException($"Instance '{instanceId}' of service '{service}' cannot be read ({error}); its health cannot be set.");
-            ServiceInstance updated = instance with { Health = health };
-            string json = InstanceCodec.Write(updated);
-            int status = await _backend.SetHealthAsync(service, instanceId, current, json, cancellationToken).ConfigureAwait(false);
-            if (status == 0)
-            {
-                return false;
-            }
-
-            if (status > 0)
-            {
-                if (_local.ContainsKey((service, instanceId)))
-                {
-                    _local[(service, instanceId)] = new LocalRegistration(updated, json);
-                }
-
-                return true;
-            }
+            await local.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        throw new ServiceDiscoveryException($"Instance '{instanceId}' of service '{service}' kept changing; setting its health gave up after {MaxAttempts} attempts.");
+        try
+        {
+            // The script changes only the stored health member: members this client does not know survive.
+            (int status, string? json) = await _backend.SetHealthAsync(service, instanceId, health, cancellationToken).ConfigureAwait(false);
+            if (status == -2)
+            {
+                throw new ServiceDiscoveryException($"Instance '{instanceId}' of service '{service}' is not stored as a JSON object; its health cannot be set.");
+            }
+
+            if (status > 0 && local is { Removed: false, Instance: { } instance } && json is not null)
+            {
+                local.Set(instance with { Health = health }, json);
+            }
+
+            return status > 0;
+        }
+        finally
+        {
+            local?.Gate.Release();
+        }
     }
 
     // ---------------------------------------------------------------- resolver
@@ -218,21 +281,35 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
     private ILoadBalancer CreateBalancer(string service) =>
         _options.LoadBalancerFactory?.Invoke(service) ?? LoadBalancers.Create(_options.LoadBalancing);
 
-    public async IAsyncEnumerable<DiscoveryEvent> WatchAsync(string? service, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<DiscoveryEvent> WatchAsync(string? service, CancellationToken cancellationToken = default)
     {
         if (service is not null)
         {
             KeySchema.ValidateName(service, "service", nameof(service));
         }
 
-        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+
+        // The watch begins here, not at the first MoveNextAsync: every event the client receives from now on is kept
+        // for it. Until the enumeration ends, or the token is cancelled even if it never starts.
         var watcher = new Watcher(service);
         _watchers.TryAdd(watcher, 0);
+        watcher.Release = cancellationToken.Register(() => EndWatch(watcher));
+
+        // Starts the subscription now; a failure is observed (and reported) by the enumeration's own start.
+        _ = SubscribeAsync(service, CancellationToken.None).ContinueWith(
+            static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        return ReadWatchAsync(watcher, cancellationToken);
+    }
+
+    private async IAsyncEnumerable<DiscoveryEvent> ReadWatchAsync(Watcher watcher, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         try
         {
-            if (service is not null)
+            await SubscribeAsync(watcher.Service, cancellationToken).ConfigureAwait(false);
+            if (watcher.Service is not null)
             {
-                await GetSnapshotAsync(service, cancellationToken).ConfigureAwait(false);
+                await GetSnapshotAsync(watcher.Service, cancellationToken).ConfigureAwait(false);
             }
 
             while (await watcher.Events.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
@@ -245,8 +322,22 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         }
         finally
         {
-            _watchers.TryRemove(watcher, out _);
+            EndWatch(watcher);
         }
+    }
+
+    /// <summary>Starts the client and subscribes to the events of <paramref name="service"/> (null: of every service).</summary>
+    private async Task SubscribeAsync(string? service, CancellationToken cancellationToken)
+    {
+        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        await _backend.SubscribeServiceAsync(service, cancellationToken).ConfigureAwait(false);
+    }
+
+    private void EndWatch(Watcher watcher)
+    {
+        _watchers.TryRemove(watcher, out _);
+        watcher.Events.Writer.TryComplete();
+        watcher.Release.Unregister();
     }
 
     /// <summary>
@@ -285,6 +376,8 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
 
         try
         {
+            // Subscribed before the first load, so a change after what the load read arrives as an event.
+            await _backend.SubscribeServiceAsync(service, cancellationToken).ConfigureAwait(false);
             await ReloadAsync(entry, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException && entry.Snapshot is null)
@@ -441,6 +534,12 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
                 {
                     DiscoveryTelemetry.Malformed.Add(1, new KeyValuePair<string, object?>("lilith.discovery.service", service));
                     Log.MalformedEvent(_logger, service, error ?? $"the event names service '{e?.Service}'");
+                    if (_cache.TryGetValue(service, out ServiceEntry? cached))
+                    {
+                        // Whatever it announced is unknown: read the service again rather than wait for the next event's gap.
+                        RequestReload(cached);
+                    }
+
                     continue;
                 }
 
@@ -630,19 +729,65 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         }
     }
 
-    /// <summary>Removes expired instances of every known service (idempotent; any client may run it).</summary>
+    /// <summary>
+    /// Removes expired instances of every known service and drops services left without entries from the services index.
+    /// One client per prefix does it at a time: the holder of the sweeper lease (3 sweep intervals long, renewed by each pass),
+    /// so the sweeping work of a fleet does not grow with its clients; when the holder stops, another takes over.
+    /// </summary>
     internal async Task SweepAllAsync(CancellationToken cancellationToken)
     {
-        foreach (string service in await _backend.ServicesAsync(cancellationToken).ConfigureAwait(false))
+        long leaseMs = (long)(_options.SweepInterval.TotalMilliseconds * 3);
+        if (!await _backend.TrySweepLeaseAsync(_sweeperToken, leaseMs, cancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        // Every service, page by page (no cap on their number).
+        for (long start = 0; ; )
+        {
+            IReadOnlyList<(string Name, double Score)> page = await _backend.ServicesAsync(start, ServicesPage, cancellationToken).ConfigureAwait(false);
+            int pruned = 0;
+            foreach ((string service, double score) in page)
+            {
+                if (await SweepServiceAsync(service, score, cancellationToken).ConfigureAwait(false))
+                {
+                    pruned++;
+                }
+            }
+
+            if (page.Count < ServicesPage)
+            {
+                return;
+            }
+
+            start += page.Count - pruned; // the ranks after a pruned service moved down
+        }
+    }
+
+    /// <summary>Sweeps one service; true when it had no entry left and was taken out of the services index.</summary>
+    private async Task<bool> SweepServiceAsync(string service, double score, CancellationToken cancellationToken)
+    {
+        try
         {
             foreach ((string id, string json) in await _backend.ExpiredAsync(service, SweepBatch, cancellationToken).ConfigureAwait(false))
             {
-                int removed = await _backend.RemoveAsync(service, id, json, IndexOf(json), expired: true, cancellationToken).ConfigureAwait(false);
+                // The entry's own JSON names its index sets; one that cannot be read as an instance is removed all the same.
+                int removed = await _backend.RemoveAsync(service, id, json, InstanceCodec.IndexEntries(json), expired: true, cancellationToken).ConfigureAwait(false);
                 if (removed == 1)
                 {
                     Log.Swept(_logger, service, id);
                 }
             }
+
+            // Only when no registration touched it since it was listed: a register then touches it again.
+            return await _backend.CountAsync(service, cancellationToken).ConfigureAwait(false) == 0 &&
+                await _backend.PruneServiceAsync(service, score, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // One service's failure does not keep the others from being swept.
+            Log.SweepFailed(_logger, service, e);
+            return false;
         }
     }
 
@@ -655,9 +800,6 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
     }
 
     // ---------------------------------------------------------------- helpers
-
-    private static IReadOnlyList<(string, string)> IndexOf(string json) =>
-        json.Length == 0 || InstanceCodec.Read(json, null, out _) is not { } instance ? [] : InstanceCodec.IndexEntries(instance).ToList();
 
     private static void Validate(ServiceInstance instance)
     {
@@ -676,6 +818,25 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
         if (instance.Weight < 0)
         {
             throw new ArgumentException($"Instance '{instance.Id}': Weight {instance.Weight} is negative.", nameof(instance));
+        }
+    }
+
+    /// <summary>On a graceful stop the next client takes the sweep over at its next pass, not after the lease runs out.</summary>
+    private async Task GiveUpSweeperLeaseAsync()
+    {
+        if (_start is not { IsCompletedSuccessfully: true })
+        {
+            return;
+        }
+
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await _backend.TrySweepLeaseAsync(_sweeperToken, 0, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Redis is away: the lease runs out by itself.
         }
     }
 
@@ -711,11 +872,26 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
             watcher.Events.Writer.TryComplete();
         }
 
+        await GiveUpSweeperLeaseAsync().ConfigureAwait(false);
         await _backend.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
     }
 
-    private sealed record LocalRegistration(ServiceInstance Instance, string Json);
+    /// <summary>What this client registered under one (service, id); the gate orders its writes, re-registrations and removal.</summary>
+    private sealed class LocalRegistration
+    {
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+
+        /// <summary>The instance as last written (null until the first write succeeds).</summary>
+        public ServiceInstance? Instance { get; private set; }
+
+        /// <summary>The JSON as last written, the expected value of the next compare-and-set.</summary>
+        public string? Json { get; private set; }
+
+        public volatile bool Removed;
+
+        public void Set(ServiceInstance instance, string json) => (Instance, Json) = (instance, json);
+    }
 
     private sealed class ServiceEntry(string service)
     {
@@ -744,6 +920,9 @@ internal sealed partial class DiscoveryClient : IServiceRegistry, IServiceResolv
     private sealed class Watcher(string? service)
     {
         public string? Service { get; } = service;
+
+        /// <summary>Ends the watch when the caller's token is cancelled, even if it never enumerates.</summary>
+        public CancellationTokenRegistration Release { get; set; }
 
         public Channel<DiscoveryEvent> Events { get; } = Channel.CreateUnbounded<DiscoveryEvent>(new() { SingleReader = true });
     }

@@ -23,6 +23,9 @@ internal sealed class DiscoveryKeys(string prefix)
     /// <summary>Sorted set of known service names (untagged; written outside the per-service scripts).</summary>
     public string Services() => KeySchema.Plain(prefix, Concern, "services");
 
+    /// <summary>String lease naming the one client that sweeps this prefix (untagged; its own one-key script).</summary>
+    public string Sweeper() => KeySchema.Plain(prefix, Concern, "sweeper");
+
     /// <summary>Pub/sub channel carrying the service's change events.</summary>
     public string EventsChannel(string service) => KeySchema.Tagged(prefix, Concern, service, "events");
 

@@ -24,6 +24,10 @@ internal static class EventCodec
 
     public static string JsonString(string value) => JsonSerializer.Serialize(value);
 
+    /// <summary>
+    /// Reads an event payload by the rule every discovery member follows (<see cref="PayloadMembers"/>); <c>instance</c> is
+    /// required for registered and health-changed and its id must be the event's id; on the other types it is not read.
+    /// </summary>
     public static DiscoveryEvent? Read(string json, out string? error)
     {
         try
@@ -36,12 +40,9 @@ internal static class EventCodec
                 return null;
             }
 
-            if (!PayloadVersion.Check(root, out error))
-            {
-                return null;
-            }
-
-            string? type = root.TryGetProperty("type", out JsonElement t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+            var m = new PayloadMembers(root);
+            m.Version();
+            string? type = m.String("type", required: true);
             DiscoveryEventKind? kind = type switch
             {
                 "registered" => DiscoveryEventKind.Registered,
@@ -50,29 +51,40 @@ internal static class EventCodec
                 "health-changed" => DiscoveryEventKind.HealthChanged,
                 _ => null,
             };
-            if (kind is null ||
-                !root.TryGetProperty("service", out JsonElement s) || s.ValueKind != JsonValueKind.String ||
-                !root.TryGetProperty("id", out JsonElement i) || i.ValueKind != JsonValueKind.String ||
-                !root.TryGetProperty("revision", out JsonElement r) || !r.TryGetInt64(out long revision) ||
-                !root.TryGetProperty("at", out JsonElement a) || !a.TryGetInt64(out long at))
+            if (type is not null && kind is null && m.TryGet("type", out JsonElement typeElement))
             {
-                error = $"type '{type}', service, id, revision or at is missing or of the wrong type";
-                return null;
+                m.Fail<string>("type", "registered, deregistered, expired or health-changed", typeElement);
             }
 
+            string? service = m.String("service", required: true, nonEmpty: true);
+            string? id = m.String("id", required: true, nonEmpty: true);
+            long? revision = m.Integer("revision", required: true, 1, long.MaxValue);
+            long? at = m.Integer("at", required: true, 0, MaxInstantMs);
             ServiceInstance? instance = null;
-            if (root.TryGetProperty("instance", out JsonElement ie) && ie.ValueKind == JsonValueKind.Object)
+            if (kind is DiscoveryEventKind.Registered or DiscoveryEventKind.HealthChanged && !m.Failed)
             {
-                instance = InstanceCodec.Read(ie, i.GetString(), out error);
+                if (!m.TryGet("instance", out JsonElement instanceElement))
+                {
+                    error = $"required member instance of a {type} event is missing or null";
+                    return null;
+                }
+
+                instance = InstanceCodec.Read(instanceElement, id, out error);
                 if (instance is null)
                 {
-                    error = "instance: " + error;
+                    error = "member instance: " + error;
                     return null;
                 }
             }
 
+            if (m.Failed)
+            {
+                error = m.Error;
+                return null;
+            }
+
             error = null;
-            return new DiscoveryEvent(kind.Value, s.GetString()!, i.GetString()!, revision, DateTimeOffset.FromUnixTimeMilliseconds(at), instance);
+            return new DiscoveryEvent(kind!.Value, service!, id!, revision!.Value, DateTimeOffset.FromUnixTimeMilliseconds(at!.Value), instance);
         }
         catch (JsonException e)
         {
@@ -80,4 +92,7 @@ internal static class EventCodec
             return null;
         }
     }
+
+    /// <summary>The largest instant a reader accepts: the end of year 9999 (what DateTimeOffset holds), in Unix milliseconds.</summary>
+    public const long MaxInstantMs = 253_402_300_799_999;
 }

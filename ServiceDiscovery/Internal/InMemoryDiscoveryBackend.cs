@@ -44,8 +44,9 @@ internal sealed class InMemoryDiscoveryBackend(string prefix, TimeProvider time)
             }
 
             long now = Now;
+            bool live = current.Length > 0 && s.Expiry.TryGetValue(id, out long expiry) && expiry > now;
             s.Expiry[id] = now + ttlMs;
-            if (current == newJson)
+            if (live && current == newJson)
             {
                 return Task.FromResult((0, (string?)null));
             }
@@ -63,12 +64,13 @@ internal sealed class InMemoryDiscoveryBackend(string prefix, TimeProvider time)
         lock (_store)
         {
             Service s = _store.Get(service);
-            if (!s.Instances.ContainsKey(id))
+            long now = Now;
+            if (!s.Instances.ContainsKey(id) || !s.Expiry.TryGetValue(id, out long expiry) || expiry <= now)
             {
                 return Task.FromResult(false);
             }
 
-            s.Expiry[id] = Now + ttlMs;
+            s.Expiry[id] = now + ttlMs;
             return Task.FromResult(true);
         }
     }
@@ -105,33 +107,34 @@ internal sealed class InMemoryDiscoveryBackend(string prefix, TimeProvider time)
         return Task.FromResult(1);
     }
 
-    public Task<int> SetHealthAsync(string service, string id, string expectedJson, string newJson, CancellationToken cancellationToken)
+    public Task<(int Status, string? Json)> SetHealthAsync(string service, string id, InstanceHealth health, CancellationToken cancellationToken)
     {
         string publish;
+        string updated;
         lock (_store)
         {
             Service s = _store.Get(service);
             if (!s.Instances.TryGetValue(id, out string? current))
             {
-                return Task.FromResult(0);
+                return Task.FromResult((0, (string?)null));
             }
 
-            if (current != expectedJson)
+            if (InstanceCodec.WithHealth(current, health) is not { } changed)
             {
-                return Task.FromResult(-1);
+                return Task.FromResult((-2, (string?)null));
             }
 
-            if (current == newJson)
+            if (changed == current)
             {
-                return Task.FromResult(2);
+                return Task.FromResult((2, (string?)current));
             }
 
-            s.Instances[id] = newJson;
-            publish = EventCodec.Write(DiscoveryEventKind.HealthChanged, service, id, ++s.Revision, Now, newJson);
+            s.Instances[id] = updated = changed;
+            publish = EventCodec.Write(DiscoveryEventKind.HealthChanged, service, id, ++s.Revision, Now, updated);
         }
 
         _store.Publish(service, publish);
-        return Task.FromResult(1);
+        return Task.FromResult((1, (string?)updated));
     }
 
     public Task<string?> GetAsync(string service, string id, CancellationToken cancellationToken)
@@ -167,11 +170,44 @@ internal sealed class InMemoryDiscoveryBackend(string prefix, TimeProvider time)
         }
     }
 
-    public Task<IReadOnlyList<string>> ServicesAsync(CancellationToken cancellationToken)
+    public Task<IReadOnlyList<(string Name, double Score)>> ServicesAsync(long start, int count, CancellationToken cancellationToken)
     {
         lock (_store)
         {
-            return Task.FromResult<IReadOnlyList<string>>(_store.Services.Keys.ToList());
+            IReadOnlyList<(string, double)> page = _store.Index.OrderBy(s => s.Value).ThenBy(s => s.Key, StringComparer.Ordinal)
+                .Skip((int)start).Take(count).Select(s => (s.Key, (double)s.Value)).ToList();
+            return Task.FromResult(page);
+        }
+    }
+
+    public Task<bool> TrySweepLeaseAsync(string token, long leaseMs, CancellationToken cancellationToken)
+    {
+        lock (_store)
+        {
+            long now = Now;
+            if (_store.SweeperToken is not null && _store.SweeperToken != token && _store.SweeperUntil > now)
+            {
+                return Task.FromResult(false);
+            }
+
+            (_store.SweeperToken, _store.SweeperUntil) = leaseMs == 0 ? (null, 0) : (token, now + leaseMs);
+            return Task.FromResult(leaseMs != 0);
+        }
+    }
+
+    public Task<long> CountAsync(string service, CancellationToken cancellationToken)
+    {
+        lock (_store)
+        {
+            return Task.FromResult(_store.Services.TryGetValue(service, out Service? s) ? (long)s.Instances.Count : 0);
+        }
+    }
+
+    public Task<bool> PruneServiceAsync(string service, double score, CancellationToken cancellationToken)
+    {
+        lock (_store)
+        {
+            return Task.FromResult(_store.Index.TryGetValue(service, out long touched) && touched == (long)score && _store.Index.Remove(service));
         }
     }
 
@@ -179,7 +215,7 @@ internal sealed class InMemoryDiscoveryBackend(string prefix, TimeProvider time)
     {
         lock (_store)
         {
-            _store.Get(service);
+            _store.Index[service] = Now;
         }
 
         return Task.CompletedTask;
@@ -191,6 +227,9 @@ internal sealed class InMemoryDiscoveryBackend(string prefix, TimeProvider time)
         _store.Subscribers.TryAdd(onEvent, 0);
         return Task.CompletedTask;
     }
+
+    /// <summary>Every event of the prefix reaches every client of the process; nothing to subscribe to.</summary>
+    public Task SubscribeServiceAsync(string? service, CancellationToken cancellationToken) => Task.CompletedTask;
 
     public ValueTask DisposeAsync()
     {
@@ -216,6 +255,13 @@ internal sealed class InMemoryDiscoveryBackend(string prefix, TimeProvider time)
         public Dictionary<string, Service> Services { get; } = new(StringComparer.Ordinal);
 
         public ConcurrentDictionary<Action<string, string>, byte> Subscribers { get; } = new();
+
+        /// <summary>The services index: name -> when a registration last touched it (ms).</summary>
+        public Dictionary<string, long> Index { get; } = new(StringComparer.Ordinal);
+
+        public string? SweeperToken { get; set; }
+
+        public long SweeperUntil { get; set; }
 
         public Service Get(string service)
         {

@@ -72,6 +72,56 @@ internal static class InstanceCodec
         }
     }
 
+    /// <summary>
+    /// The stored JSON with only the value of its top-level <c>health</c> member replaced (or the member added before the
+    /// closing brace), every other byte kept: what the set-health script does in Redis. Null when it is not a JSON object.
+    /// </summary>
+    public static string? WithHealth(string json, InstanceHealth health)
+    {
+        byte[] utf8 = Encoding.UTF8.GetBytes(json);
+        string value = "\"" + HealthText(health) + "\"";
+        try
+        {
+            var reader = new Utf8JsonReader(utf8);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return null;
+            }
+
+            int found = -1, foundEnd = -1;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                bool isHealth = reader.ValueTextEquals("health"u8);
+                reader.Read();
+                int start = (int)reader.TokenStartIndex;
+                reader.Skip();
+                if (isHealth)
+                {
+                    (found, foundEnd) = (start, (int)reader.BytesConsumed);
+                }
+            }
+
+            if (reader.TokenType != JsonTokenType.EndObject || reader.CurrentDepth != 0)
+            {
+                return null;
+            }
+
+            if (found >= 0)
+            {
+                return Encoding.UTF8.GetString(utf8, 0, found) + value + Encoding.UTF8.GetString(utf8, foundEnd, utf8.Length - foundEnd);
+            }
+
+            int closing = (int)reader.TokenStartIndex;
+            string before = Encoding.UTF8.GetString(utf8, 0, closing);
+            string separator = before.TrimEnd().EndsWith('{') ? string.Empty : ",";
+            return before + separator + "\"health\":" + value + Encoding.UTF8.GetString(utf8, closing, utf8.Length - closing);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Reads an instance payload; returns null and a reason when it cannot be used.</summary>
     public static ServiceInstance? Read(string json, string? expectedId, out string? error)
     {
@@ -95,17 +145,28 @@ internal static class InstanceCodec
             return null;
         }
 
-        if (!PayloadVersion.Check(root, out error))
+        // One rule for every member (PayloadMembers): absent or null = absent; present = of the documented type, or the entry is skipped.
+        var m = new PayloadMembers(root);
+        m.Version();
+        string? id = m.String("id", required: true, nonEmpty: true);
+        string? host = m.String("host", required: true, nonEmpty: true);
+        long? port = m.Integer("port", required: true, 1, 65535);
+        string? scheme = m.String("scheme", required: false, nonEmpty: true);
+        long? weight = m.Integer("weight", required: false, 0, int.MaxValue);
+        List<string>? tags = m.Strings("tags");
+        Dictionary<string, string>? metadata = m.StringMap("metadata");
+        string? zone = m.String("zone", required: false);
+        string? version = m.String("version", required: false);
+        string? healthText = m.String("health", required: false);
+        var health = InstanceHealth.Passing;
+        if (healthText is not null && !TryParseHealth(healthText, out health) && m.TryGet("health", out JsonElement healthElement))
         {
-            return null;
+            m.Fail<string>("health", "passing, warning or critical", healthElement);
         }
 
-        string? id = String(root, "id");
-        string? host = String(root, "host");
-        if (id is null || host is null || !root.TryGetProperty("port", out JsonElement portElement) ||
-            !portElement.TryGetInt32(out int port) || port is < 1 or > 65535)
+        if (m.Failed)
         {
-            error = "member id, host or port is missing or of the wrong type";
+            error = m.Error;
             return null;
         }
 
@@ -115,77 +176,68 @@ internal static class InstanceCodec
             return null;
         }
 
-        int weight = 1;
-        if (root.TryGetProperty("weight", out JsonElement weightElement) && (!weightElement.TryGetInt32(out weight) || weight < 0))
-        {
-            error = "member weight is not a non-negative integer";
-            return null;
-        }
-
-        var health = InstanceHealth.Passing;
-        if (root.TryGetProperty("health", out JsonElement healthElement) &&
-            (healthElement.ValueKind != JsonValueKind.String || !TryParseHealth(healthElement.GetString(), out health)))
-        {
-            error = $"member health '{healthElement}' is not passing, warning or critical";
-            return null;
-        }
-
-        var tags = new List<string>();
-        if (root.TryGetProperty("tags", out JsonElement tagsElement))
-        {
-            if (tagsElement.ValueKind != JsonValueKind.Array)
-            {
-                error = "member tags is not an array";
-                return null;
-            }
-
-            foreach (JsonElement tag in tagsElement.EnumerateArray())
-            {
-                if (tag.ValueKind != JsonValueKind.String)
-                {
-                    error = "member tags holds a value that is not a string";
-                    return null;
-                }
-
-                tags.Add(tag.GetString()!);
-            }
-        }
-
-        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (root.TryGetProperty("metadata", out JsonElement metadataElement))
-        {
-            if (metadataElement.ValueKind != JsonValueKind.Object)
-            {
-                error = "member metadata is not an object";
-                return null;
-            }
-
-            foreach (JsonProperty pair in metadataElement.EnumerateObject())
-            {
-                if (pair.Value.ValueKind != JsonValueKind.String)
-                {
-                    error = $"metadata member '{pair.Name}' is not a string";
-                    return null;
-                }
-
-                metadata[pair.Name] = pair.Value.GetString()!;
-            }
-        }
-
         error = null;
         return new ServiceInstance
         {
-            Id = id,
-            Host = host,
-            Port = port,
-            Scheme = String(root, "scheme") ?? "http",
-            Weight = weight,
-            Tags = tags,
-            Metadata = metadata,
-            Zone = String(root, "zone"),
-            Version = String(root, "version"),
+            Id = id!,
+            Host = host!,
+            Port = (int)port!.Value,
+            Scheme = scheme ?? "http",
+            Weight = (int)(weight ?? 1),
+            Tags = tags ?? [],
+            Metadata = metadata ?? new Dictionary<string, string>(StringComparer.Ordinal),
+            Zone = zone,
+            Version = version,
             Health = health,
         };
+    }
+
+    /// <summary>
+    /// The index sets a stored entry names, read leniently (every string in <c>tags</c>, a string <c>zone</c> and
+    /// <c>version</c>), so removing an entry that cannot be read as an instance still takes it out of its index sets.
+    /// </summary>
+    public static IReadOnlyList<(string Dimension, string Value)> IndexEntries(string json)
+    {
+        if (json.Length == 0)
+        {
+            return [];
+        }
+
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(json);
+            JsonElement root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return [];
+            }
+
+            var entries = new List<(string, string)>();
+            if (root.TryGetProperty("tags", out JsonElement tags) && tags.ValueKind == JsonValueKind.Array)
+            {
+                foreach (JsonElement tag in tags.EnumerateArray())
+                {
+                    if (tag.ValueKind == JsonValueKind.String && !entries.Contains(("tag", tag.GetString()!)))
+                    {
+                        entries.Add(("tag", tag.GetString()!));
+                    }
+                }
+            }
+
+            foreach (string dimension in (ReadOnlySpan<string>)["zone", "version"])
+            {
+                if (root.TryGetProperty(dimension, out JsonElement value) && value.ValueKind == JsonValueKind.String)
+                {
+                    entries.Add((dimension, value.GetString()!));
+                }
+            }
+
+            return entries;
+        }
+        catch (JsonException)
+        {
+            return [];
+        }
     }
 
     /// <summary>The (dimension, value) pairs of the instance's secondary index sets.</summary>
@@ -205,30 +257,5 @@ internal static class InstanceCodec
         {
             yield return ("version", instance.Version);
         }
-    }
-
-    private static string? String(JsonElement root, string name) =>
-        root.TryGetProperty(name, out JsonElement e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null;
-}
-
-/// <summary>The <c>v</c> member check every payload reader does.</summary>
-internal static class PayloadVersion
-{
-    public static bool Check(JsonElement root, out string? error)
-    {
-        if (!root.TryGetProperty("v", out JsonElement v) || !v.TryGetInt32(out int version))
-        {
-            error = "member v (schema version) is missing or not an integer";
-            return false;
-        }
-
-        if (version > KeySchema.Version)
-        {
-            error = $"schema version {version} is not known to this reader, which knows {KeySchema.Version}";
-            return false;
-        }
-
-        error = null;
-        return true;
     }
 }

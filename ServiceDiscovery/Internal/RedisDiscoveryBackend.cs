@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using Lilith.Common;
 using StackExchange.Redis;
@@ -11,6 +12,10 @@ internal sealed class RedisDiscoveryBackend(RedisConnectionSource connection, st
     private IConnectionMultiplexer? _subscribed;
     private EventHandler<ConnectionFailedEventArgs>? _restored;
     private Action<RedisChannel, RedisValue>? _handler;
+    private Action<RedisChannel, RedisValue>? _patternHandler;
+    private readonly ConcurrentDictionary<string, Task> _channels = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _confirmed = new(StringComparer.Ordinal);
+    private Task? _pattern;
 
     public string Description => connection.Description;
 
@@ -76,14 +81,15 @@ internal sealed class RedisDiscoveryBackend(RedisConnectionSource connection, st
         return (int)result;
     }
 
-    public async Task<int> SetHealthAsync(string service, string id, string expectedJson, string newJson, CancellationToken cancellationToken)
+    public async Task<(int Status, string? Json)> SetHealthAsync(string service, string id, InstanceHealth health, CancellationToken cancellationToken)
     {
         IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
         RedisResult result = await db.ScriptEvaluateAsync(DiscoveryScripts.SetHealth,
             [_keys.Instances(service), _keys.Revision(service)],
-            [id, expectedJson, newJson, _keys.EventsChannel(service), EventCodec.JsonString(service), EventCodec.JsonString(id)])
+            [id, InstanceCodec.HealthText(health), _keys.EventsChannel(service), EventCodec.JsonString(service), EventCodec.JsonString(id)])
             .WaitAsync(cancellationToken).ConfigureAwait(false);
-        return (int)result;
+        RedisResult[] reply = (RedisResult[])result!;
+        return ((int)reply[0], (string?)reply[1]);
     }
 
     public async Task<string?> GetAsync(string service, string id, CancellationToken cancellationToken)
@@ -110,11 +116,30 @@ internal sealed class RedisDiscoveryBackend(RedisConnectionSource connection, st
         return Pairs((RedisResult[])result!);
     }
 
-    public async Task<IReadOnlyList<string>> ServicesAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<(string Name, double Score)>> ServicesAsync(long start, int count, CancellationToken cancellationToken)
     {
         IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
-        RedisValue[] names = await db.SortedSetRangeByRankAsync(_keys.Services(), 0, 9999).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return names.Select(n => (string)n!).ToList();
+        SortedSetEntry[] page = await db.SortedSetRangeByRankWithScoresAsync(_keys.Services(), start, start + count - 1).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return page.Select(e => ((string)e.Element!, e.Score)).ToList();
+    }
+
+    public async Task<bool> TrySweepLeaseAsync(string token, long leaseMs, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        return (int)await db.ScriptEvaluateAsync(DiscoveryScripts.SweepLease, [_keys.Sweeper()], [token, leaseMs]).WaitAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    public async Task<long> CountAsync(string service, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        return await db.HashLengthAsync(_keys.Instances(service)).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<bool> PruneServiceAsync(string service, double score, CancellationToken cancellationToken)
+    {
+        IDatabase db = await DbAsync(cancellationToken).ConfigureAwait(false);
+        return (int)await db.ScriptEvaluateAsync(DiscoveryScripts.PruneService, [_keys.Services()],
+            [service, score.ToString("R", CultureInfo.InvariantCulture)]).WaitAsync(cancellationToken).ConfigureAwait(false) == 1;
     }
 
     public async Task TouchServiceAsync(string service, CancellationToken cancellationToken)
@@ -138,7 +163,51 @@ internal sealed class RedisDiscoveryBackend(RedisConnectionSource connection, st
                 onEvent(name[head.Length..^tail.Length], message!);
             }
         };
-        await mux.GetSubscriber().SubscribeAsync(EventsPattern(head, tail), _handler).WaitAsync(cancellationToken).ConfigureAwait(false);
+        _patternHandler = (channel, message) =>
+        {
+            string name = channel.ToString();
+            // A service with a channel subscription of its own gets the message from it (Redis sends both).
+            if (name.Length > head.Length + tail.Length && !message.IsNull && !_confirmed.ContainsKey(name[head.Length..^tail.Length]))
+            {
+                onEvent(name[head.Length..^tail.Length], message!);
+            }
+        };
+    }
+
+    public Task SubscribeServiceAsync(string? service, CancellationToken cancellationToken)
+    {
+        ISubscriber subscriber = (_subscribed ?? throw new InvalidOperationException("SubscribeAsync first.")).GetSubscriber();
+        Task subscription;
+        lock (_channels)
+        {
+            if (service is null)
+            {
+                if (_pattern is null || _pattern.IsFaulted || _pattern.IsCanceled)
+                {
+                    (string head, string tail) = _keys.EventsChannelAroundName();
+                    _pattern = subscriber.SubscribeAsync(EventsPattern(head, tail), _patternHandler!);
+                }
+
+                subscription = _pattern;
+            }
+            else
+            {
+                if (!_channels.TryGetValue(service, out Task? existing) || existing.IsFaulted || existing.IsCanceled)
+                {
+                    _channels[service] = existing = SubscribeChannelAsync(subscriber, service);
+                }
+
+                subscription = existing;
+            }
+        }
+
+        return subscription.WaitAsync(cancellationToken);
+    }
+
+    private async Task SubscribeChannelAsync(ISubscriber subscriber, string service)
+    {
+        await subscriber.SubscribeAsync(RedisChannel.Literal(_keys.EventsChannel(service)), _handler!).ConfigureAwait(false);
+        _confirmed[service] = 0;
     }
 
     /// <summary>Every service's events channel under this prefix.</summary>
@@ -166,9 +235,16 @@ internal sealed class RedisDiscoveryBackend(RedisConnectionSource connection, st
 
             try
             {
-                (string head, string tail) = _keys.EventsChannelAroundName();
-                await mux.GetSubscriber().UnsubscribeAsync(EventsPattern(head, tail), _handler)
-                    .WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+                // Only this client's handlers: the multiplexer may be shared with other users of the same channels.
+                ISubscriber subscriber = mux.GetSubscriber();
+                var unsubscribing = _channels.Keys.Select(s => subscriber.UnsubscribeAsync(RedisChannel.Literal(_keys.EventsChannel(s)), _handler)).ToList();
+                if (_pattern is not null)
+                {
+                    (string head, string tail) = _keys.EventsChannelAroundName();
+                    unsubscribing.Add(subscriber.UnsubscribeAsync(EventsPattern(head, tail), _patternHandler));
+                }
+
+                await Task.WhenAll(unsubscribing).WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
             {

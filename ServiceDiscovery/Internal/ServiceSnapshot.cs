@@ -11,7 +11,10 @@ internal sealed class ServiceSnapshot
     private readonly Dictionary<string, ServiceInstance[]> _byTag;
     private readonly Dictionary<string, ServiceInstance[]> _byZone;
     private readonly Dictionary<string, ServiceInstance[]> _byVersion;
+    /// <summary>Filter objects remembered per snapshot; past this, results are computed per call (a caller that makes a new filter every call).</summary>
+    internal const int MaxMemoizedFilters = 64;
     private readonly ConcurrentDictionary<InstanceFilter, ServiceInstance[]> _filtered = new(ReferenceEqualityComparer.Instance);
+    private int _memoized;
 
     public ServiceSnapshot(long revision, ServiceInstance[] all, bool includeWarning)
     {
@@ -43,7 +46,28 @@ internal sealed class ServiceSnapshot
             return IncludeWarning ? PassingOrWarning : Passing;
         }
 
-        return _filtered.TryGetValue(filter, out ServiceInstance[]? hit) ? hit : _filtered.GetOrAdd(filter, Compute);
+        return _filtered.TryGetValue(filter, out ServiceInstance[]? hit) ? hit : Memoize(filter);
+    }
+
+    /// <summary>How many filters this snapshot remembers (bounded by <see cref="MaxMemoizedFilters"/>).</summary>
+    internal int MemoizedFilters => Volatile.Read(ref _memoized);
+
+    private ServiceInstance[] Memoize(InstanceFilter filter)
+    {
+        ServiceInstance[] result = Compute(filter);
+        if (Interlocked.Increment(ref _memoized) > MaxMemoizedFilters)
+        {
+            Interlocked.Decrement(ref _memoized);
+            return result;
+        }
+
+        if (!_filtered.TryAdd(filter, result))
+        {
+            Interlocked.Decrement(ref _memoized);
+            return _filtered[filter];
+        }
+
+        return result;
     }
 
     private ServiceInstance[] Compute(InstanceFilter filter)

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Lilith.ServiceDiscovery;
 using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
 
 namespace Lilith.Conformance.Tests;
 
@@ -19,7 +20,6 @@ public sealed class DiscoveryConformanceTests(RedisFixture redis) : ConformanceS
         var events = new ConcurrentQueue<DiscoveryEvent>();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         Task pump = Collect(resolver, "orders", events, stop.Token);
-        await Task.Delay(200, Ct); // the watcher's subscription
 
         JsonElement registered = await sibling.RunAsync("discovery-register", "--service", "orders", "--id", $"orders-{language}",
             "--host", "10.1.2.3", "--port", "9001", "--zone", "eu-1a", "--tags", "grpc,edge", "--version", "2.1.0", "--ttl", "15000");
@@ -86,6 +86,50 @@ public sealed class DiscoveryConformanceTests(RedisFixture redis) : ConformanceS
         Assert.Empty((await sibling.RunAsync("discovery-resolve", "--service", "billing")).GetProperty("instances").EnumerateArray());
     }
 
+    /// <summary>
+    /// schema/service-discovery.md, "Reading a payload": the same stored entries, ordinary but imperfect, resolve to the same
+    /// instances in C# and in the sibling (one rule for wrong-typed and null members, none coerced).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Sibling.Languages), MemberType = typeof(Sibling))]
+    public async Task Imperfect_entries_resolve_to_the_same_instances_in_CSharp_and_the_sibling(string language)
+    {
+        Sibling sibling = await SiblingAsync(language);
+        string[] members =
+        [
+            "\"port\":8080", "\"port\":\"8080\"", "\"port\":8080.0", "\"port\":true", "\"port\":null", "\"port\":0",
+            "\"port\":8080,\"weight\":\"2\"", "\"port\":8080,\"weight\":null", "\"port\":8080,\"weight\":2.5",
+            "\"port\":8080,\"zone\":7", "\"port\":8080,\"zone\":null,\"version\":null", "\"port\":8080,\"version\":[]",
+            "\"port\":8080,\"scheme\":\"\"", "\"port\":8080,\"scheme\":null", "\"port\":8080,\"tags\":\"edge\"",
+            "\"port\":8080,\"tags\":[\"a\",1]", "\"port\":8080,\"tags\":null", "\"port\":8080,\"metadata\":{\"n\":1}",
+            "\"port\":8080,\"metadata\":null", "\"port\":8080,\"health\":\"sick\"", "\"port\":8080,\"health\":null",
+            "\"port\":8080,\"future\":{\"x\":[1]}",
+        ];
+        IDatabase db = (await Redis.ConnectionAsync()).GetDatabase();
+        RedisResult[] time = (RedisResult[])(await db.ExecuteAsync("TIME"))!;
+        long now = ((long)time[0] * 1000) + 1000;
+        string instances = $"{sibling.Prefix}:discovery:{{imperfect}}:instances", expiry = $"{sibling.Prefix}:discovery:{{imperfect}}:expiry";
+        for (int i = 0; i < members.Length; i++)
+        {
+            await db.HashSetAsync(instances, $"e-{i}", $$"""{"v":1,"id":"e-{{i}}","host":"10.0.0.{{i}}",{{members[i]}}}""");
+            await db.SortedSetAddAsync(expiry, $"e-{i}", now + 60_000);
+        }
+
+        await db.HashSetAsync(instances, "v-text", """{"v":"1","id":"v-text","host":"10.0.0.99","port":8080}""");
+        await db.SortedSetAddAsync(expiry, "v-text", now + 60_000);
+        await using ServiceProvider services = await DiscoveryAsync(sibling.Prefix);
+
+        IEnumerable<string> csharp = (await services.GetRequiredService<IServiceResolver>().ResolveAsync("imperfect", new InstanceFilter { IncludeWarning = true }, Ct))
+            .Select(i => i.Id);
+        IEnumerable<string> theirs = (await sibling.RunAsync("discovery-resolve", "--service", "imperfect")).GetProperty("instances").EnumerateArray()
+            .Where(i => !i.TryGetProperty("health", out JsonElement health) || health.ValueKind != JsonValueKind.String || health.GetString() != "critical")
+            .Select(i => i.GetProperty("id").GetString()!);
+
+        string[] expected = ["e-0", "e-10", "e-13", "e-16", "e-18", "e-2", "e-20", "e-21", "e-7"];
+        Assert.Equal(expected, csharp.Order(StringComparer.Ordinal));
+        Assert.Equal(expected, theirs.Order(StringComparer.Ordinal));
+    }
+
     private async Task<ServiceProvider> DiscoveryAsync(string prefix)
     {
         var services = new ServiceCollection();
@@ -94,17 +138,22 @@ public sealed class DiscoveryConformanceTests(RedisFixture redis) : ConformanceS
         return services.BuildServiceProvider();
     }
 
-    private static Task Collect(IServiceResolver resolver, string service, ConcurrentQueue<DiscoveryEvent> events, CancellationToken stop) => Task.Run(async () =>
+    /// <summary>Watches from the call on (WatchAsync subscribes when called) and collects in the background.</summary>
+    private static Task Collect(IServiceResolver resolver, string service, ConcurrentQueue<DiscoveryEvent> events, CancellationToken stop)
     {
-        try
+        IAsyncEnumerable<DiscoveryEvent> watch = resolver.WatchAsync(service, stop);
+        return Task.Run(async () =>
         {
-            await foreach (DiscoveryEvent e in resolver.WatchAsync(service, stop))
+            try
             {
-                events.Enqueue(e);
+                await foreach (DiscoveryEvent e in watch)
+                {
+                    events.Enqueue(e);
+                }
             }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    });
+            catch (OperationCanceledException)
+            {
+            }
+        });
+    }
 }

@@ -27,8 +27,7 @@ public sealed class CacheRaceTests
     public async Task A_change_published_while_the_first_load_is_in_flight_reaches_the_cache_before_the_refresh_interval()
     {
         await using var clients = new Clients(TimeSpan.FromMinutes(10));
-        (HeldLoads held, DiscoveryClient watcher, DiscoveryClient writer, EventLog events) = clients;
-        await clients.WatchingAsync();
+        (HeldBackend held, DiscoveryClient watcher, DiscoveryClient writer, EventLog events) = clients;
 
         Task<LoadReply> read = held.HoldNext();
         ValueTask<IReadOnlyList<ServiceInstance>> first = watcher.ResolveAsync("billing", cancellationToken: Ct);
@@ -47,8 +46,7 @@ public sealed class CacheRaceTests
     public async Task A_reload_that_read_before_a_change_does_not_undo_the_change_applied_meanwhile()
     {
         await using var clients = new Clients(TimeSpan.FromMilliseconds(100));
-        (HeldLoads held, DiscoveryClient watcher, DiscoveryClient writer, EventLog events) = clients;
-        await clients.WatchingAsync();
+        (HeldBackend held, DiscoveryClient watcher, DiscoveryClient writer, EventLog events) = clients;
         Assert.Empty(await watcher.ResolveAsync("billing", cancellationToken: Ct));
 
         // The next periodic reload reads the service, then the change lands and its event is applied.
@@ -67,12 +65,12 @@ public sealed class CacheRaceTests
     }
 
     /// <summary>
-    /// A watching client on a <see cref="HeldLoads"/> backend (refreshing every <paramref name="refresh"/>), a writing
+    /// A watching client on a <see cref="HeldBackend"/> backend (refreshing every <paramref name="refresh"/>), a writing
     /// client on the same in-memory data, and the watcher's events.
     /// </summary>
     private sealed class Clients : IAsyncDisposable
     {
-        private readonly HeldLoads _held;
+        private readonly HeldBackend _held;
         private readonly DiscoveryClient _watcher;
         private readonly DiscoveryClient _writer;
         private readonly EventLog _events;
@@ -80,28 +78,13 @@ public sealed class CacheRaceTests
         public Clients(TimeSpan refresh)
         {
             string prefix = "race-" + Guid.NewGuid().ToString("N");
-            _held = new HeldLoads(new InMemoryDiscoveryBackend(prefix, TimeProvider.System));
+            _held = new HeldBackend(new InMemoryDiscoveryBackend(prefix, TimeProvider.System));
             _watcher = new DiscoveryClient(_held, Options(prefix, refresh), TimeProvider.System, NullLogger.Instance);
             _writer = new DiscoveryClient(new InMemoryDiscoveryBackend(prefix, TimeProvider.System), Options(prefix, TimeSpan.FromMinutes(10)), TimeProvider.System, NullLogger.Instance);
             _events = new EventLog(_watcher, null);
         }
 
-        /// <summary>
-        /// Returns once the watcher's event log receives events. Its watch starts in the background, so a change made
-        /// before may reach no watcher: a new warm-up instance is registered until one's event arrives.
-        /// </summary>
-        public async Task WatchingAsync()
-        {
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            for (int n = 1; !_events.Events.Any(e => e.Service == "warm-up"); n++)
-            {
-                Assert.True(clock.Elapsed < Within, "the watch never received an event");
-                await _writer.RegisterAsync("warm-up", Instance($"warm-up-{n}"), Ct);
-                await Task.Delay(50, Ct);
-            }
-        }
-
-        public void Deconstruct(out HeldLoads held, out DiscoveryClient watcher, out DiscoveryClient writer, out EventLog events) =>
+        public void Deconstruct(out HeldBackend held, out DiscoveryClient watcher, out DiscoveryClient writer, out EventLog events) =>
             (held, watcher, writer, events) = (_held, _watcher, _writer, _events);
 
         public async ValueTask DisposeAsync()
@@ -110,68 +93,5 @@ public sealed class CacheRaceTests
             await _writer.DisposeAsync();
             await _watcher.DisposeAsync();
         }
-    }
-
-    /// <summary>The in-memory backend, except that a load can be held after it read, until released.</summary>
-    private sealed class HeldLoads(IDiscoveryBackend inner) : IDiscoveryBackend
-    {
-        private TaskCompletionSource<LoadReply>? _read;
-        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private int _loads;
-
-        public int Loads => Volatile.Read(ref _loads);
-
-        /// <summary>Holds the next load once it has read; the task completes with what it read.</summary>
-        public Task<LoadReply> HoldNext()
-        {
-            var read = new TaskCompletionSource<LoadReply>(TaskCreationOptions.RunContinuationsAsynchronously);
-            Volatile.Write(ref _read, read);
-            return read.Task;
-        }
-
-        public void Release() => _release.TrySetResult();
-
-        public async Task<LoadReply> LoadAsync(string service, CancellationToken cancellationToken)
-        {
-            Interlocked.Increment(ref _loads);
-            LoadReply reply = await inner.LoadAsync(service, cancellationToken);
-            if (Interlocked.Exchange(ref _read, null) is { } read)
-            {
-                read.TrySetResult(reply);
-                await _release.Task.WaitAsync(cancellationToken);
-            }
-
-            return reply;
-        }
-
-        public string Description => inner.Description;
-
-        public bool IsReachable => inner.IsReachable;
-
-        public Task<(int Status, string? Current)> RegisterAsync(string service, string id, string expectedJson, string newJson,
-            IReadOnlyList<(string Dimension, string Value)> oldIndex, IReadOnlyList<(string Dimension, string Value)> newIndex, long ttlMs, CancellationToken cancellationToken) =>
-            inner.RegisterAsync(service, id, expectedJson, newJson, oldIndex, newIndex, ttlMs, cancellationToken);
-
-        public Task<bool> HeartbeatAsync(string service, string id, long ttlMs, CancellationToken cancellationToken) => inner.HeartbeatAsync(service, id, ttlMs, cancellationToken);
-
-        public Task<int> RemoveAsync(string service, string id, string expectedJson, IReadOnlyList<(string Dimension, string Value)> index, bool expired, CancellationToken cancellationToken) =>
-            inner.RemoveAsync(service, id, expectedJson, index, expired, cancellationToken);
-
-        public Task<int> SetHealthAsync(string service, string id, string expectedJson, string newJson, CancellationToken cancellationToken) =>
-            inner.SetHealthAsync(service, id, expectedJson, newJson, cancellationToken);
-
-        public Task<string?> GetAsync(string service, string id, CancellationToken cancellationToken) => inner.GetAsync(service, id, cancellationToken);
-
-        public Task<IReadOnlyList<KeyValuePair<string, string>>> ExpiredAsync(string service, int limit, CancellationToken cancellationToken) =>
-            inner.ExpiredAsync(service, limit, cancellationToken);
-
-        public Task<IReadOnlyList<string>> ServicesAsync(CancellationToken cancellationToken) => inner.ServicesAsync(cancellationToken);
-
-        public Task TouchServiceAsync(string service, CancellationToken cancellationToken) => inner.TouchServiceAsync(service, cancellationToken);
-
-        public Task SubscribeAsync(Action<string, string> onEvent, Action onReconnected, CancellationToken cancellationToken) =>
-            inner.SubscribeAsync(onEvent, onReconnected, cancellationToken);
-
-        public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 }

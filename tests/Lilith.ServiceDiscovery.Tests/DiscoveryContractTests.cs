@@ -38,7 +38,6 @@ public abstract class DiscoveryContractTests
         Assert.Empty(await resolverB.ResolveAsync("orders", cancellationToken: Ct));
         await using var eventsA = new EventLog(resolverA, "orders");
         await using var eventsB = new EventLog(resolverB, null);
-        await Task.Delay(100, Ct);
 
         await a.GetRequiredService<IServiceRegistry>().RegisterAsync("orders", Instance("orders-a", 8001), Ct);
         await b.GetRequiredService<IServiceRegistry>().RegisterAsync("orders", Instance("orders-b", 8002), Ct);
@@ -130,7 +129,6 @@ public abstract class DiscoveryContractTests
         await registry.RegisterAsync("cart", Instance("cart-2", 8002), Ct);
         await Eventually.TrueAsync(async () => (await resolver.ResolveAsync("cart", cancellationToken: Ct)).Count == 2, Within, "both resolve");
         await using var events = new EventLog(resolver, "cart");
-        await Task.Delay(50, Ct);
 
         Assert.True(await registry.SetHealthAsync("cart", "cart-1", InstanceHealth.Critical, Ct));
         Assert.True(await registry.SetHealthAsync("cart", "cart-2", InstanceHealth.Warning, Ct));

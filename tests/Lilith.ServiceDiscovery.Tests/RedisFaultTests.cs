@@ -69,7 +69,6 @@ public sealed class RedisFaultTests(RedisFixture redis)
         IServiceResolver resolver = client.GetRequiredService<IServiceResolver>();
         Assert.Empty(await resolver.ResolveAsync("gateway", cancellationToken: Ct));
         await using var events = new EventLog(resolver, "gateway");
-        await Task.Delay(100, Ct);
 
         // What a TypeScript writer does, command by command (schema/service-discovery.md, "Register"): run the register script
         // verbatim; here with plain commands in a MULTI, plus the PUBLISH, to show the data alone is the contract.

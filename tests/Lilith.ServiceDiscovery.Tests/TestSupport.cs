@@ -35,13 +35,15 @@ internal sealed class EventLog : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _pump;
 
+    /// <summary>Starts watching at once (WatchAsync subscribes when called); the events are read in the background.</summary>
     public EventLog(IServiceResolver resolver, string? service)
     {
+        IAsyncEnumerable<DiscoveryEvent> watch = resolver.WatchAsync(service, _stop.Token);
         _pump = Task.Run(async () =>
         {
             try
             {
-                await foreach (DiscoveryEvent e in resolver.WatchAsync(service, _stop.Token))
+                await foreach (DiscoveryEvent e in watch)
                 {
                     Events.Enqueue(e);
                 }
@@ -62,6 +64,39 @@ internal sealed class EventLog : IAsyncDisposable
         await _pump;
         _stop.Dispose();
     }
+}
+
+/// <summary>Counts the package's malformed-entry metric for one service name (tests use names of their own).</summary>
+internal sealed class MalformedCount : IDisposable
+{
+    private readonly System.Diagnostics.Metrics.MeterListener _listener = new();
+    private long _count;
+
+    public MalformedCount(string service)
+    {
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == "Lilith.ServiceDiscovery" && instrument.Name == "lilith.discovery.malformed_entries")
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (KeyValuePair<string, object?> tag in tags)
+            {
+                if (tag.Key == "lilith.discovery.service" && Equals(tag.Value, service))
+                {
+                    Interlocked.Add(ref _count, value);
+                }
+            }
+        });
+        _listener.Start();
+    }
+
+    public long Value => Interlocked.Read(ref _count);
+
+    public void Dispose() => _listener.Dispose();
 }
 
 /// <summary>Captures log lines so tests can check what was reported.</summary>

@@ -13,6 +13,7 @@ public sealed class VectorTests
         ["revision"] = i => new DiscoveryKeys(i["prefix"]).Revision(i["service"]),
         ["index"] = i => new DiscoveryKeys(i["prefix"]).Index(i["service"], i["dimension"], i["value"]),
         ["services"] = i => new DiscoveryKeys(i["prefix"]).Services(),
+        ["sweeper"] = i => new DiscoveryKeys(i["prefix"]).Sweeper(),
         ["events-channel"] = i => new DiscoveryKeys(i["prefix"]).EventsChannel(i["service"]),
     });
 
@@ -23,6 +24,27 @@ public sealed class VectorTests
         ["event-registered"] = RoundTripEvent,
         ["event-expired"] = RoundTripEvent,
     });
+
+    /// <summary>The siblings run the scripts of the document; the C# constants must be the same text.</summary>
+    [Theory]
+    [InlineData("register", DiscoveryScripts.Register)]
+    [InlineData("heartbeat", DiscoveryScripts.Heartbeat)]
+    [InlineData("remove (deregister and sweep)", DiscoveryScripts.Remove)]
+    [InlineData("set-health", DiscoveryScripts.SetHealth)]
+    [InlineData("load", DiscoveryScripts.Load)]
+    [InlineData("expired", DiscoveryScripts.Expired)]
+    [InlineData("touch-service", DiscoveryScripts.TouchService)]
+    [InlineData("sweep-lease", DiscoveryScripts.SweepLease)]
+    [InlineData("prune-service", DiscoveryScripts.PruneService)]
+    public void Scripts_are_the_documents_text(string heading, string script)
+    {
+        string document = File.ReadAllText(Path.Combine(GoldenVectors.RepositoryRoot, "schema", "service-discovery.md"));
+        int at = document.IndexOf("\n### " + heading + "\n", StringComparison.Ordinal);
+        Assert.True(at >= 0, $"schema/service-discovery.md has no section '### {heading}'");
+        int start = document.IndexOf("```lua\n", at, StringComparison.Ordinal) + "```lua\n".Length;
+        string documented = document[start..document.IndexOf("```", start, StringComparison.Ordinal)];
+        Assert.Equal(documented.TrimEnd('\n'), script.ReplaceLineEndings("\n"));
+    }
 
     private static string RoundTripEvent(string json)
     {
