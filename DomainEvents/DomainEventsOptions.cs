@@ -25,8 +25,12 @@ public enum DispatchStrategy
 /// <summary>Options of Lilith.DomainEvents, validated when the host starts.</summary>
 public sealed class DomainEventsOptions
 {
-    /// <summary>The transport. Default <see cref="DomainEventTransport.InMemory"/>.</summary>
-    public DomainEventTransport Transport { get; set; } = DomainEventTransport.InMemory;
+    /// <summary>
+    /// The transport. Null (the default): Redis when <see cref="ConnectionString"/> is set or an
+    /// <c>IConnectionMultiplexer</c> is registered, else the in-memory transport (events reach this process only; the
+    /// choice is logged at start). Set it to pin one.
+    /// </summary>
+    public DomainEventTransport? Transport { get; set; }
 
     /// <summary>Redis connection string (StackExchange.Redis form or <c>redis://</c> URL); null to use the registered <c>IConnectionMultiplexer</c>.</summary>
     public string? ConnectionString { get; set; }

@@ -3,6 +3,8 @@ using Lilith.DomainEvents.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Lilith.DomainEvents;
@@ -50,15 +52,23 @@ public static class DomainEventsServiceCollectionExtensions
         return new DomainEventsBuilder(services, registry);
     }
 
+    private const string Package = "Lilith.DomainEvents";
+
     private static IStreamStore CreateStore(IServiceProvider services)
     {
         DomainEventsOptions options = services.GetRequiredService<IOptions<DomainEventsOptions>>().Value;
-        return options.Transport == DomainEventTransport.Redis
-            ? new RedisStreamStore(
-                RedisConnectionSource.Resolve(services, options.ConnectionString, "Lilith.DomainEvents"),
-                new EventKeys(options.KeyPrefix), options.MaxDeadLetterLength,
-                options.ReadBlockTime, options.PollInterval, services.GetRequiredService<TimeProvider>(),
-                options.ReplicaAcknowledgements, options.ReplicaAcknowledgementTimeout)
-            : new InMemoryStreamStore(services.GetRequiredService<TimeProvider>(), options.MaxDeadLetterLength);
+        ILogger logger = services.GetService<ILoggerFactory>()?.CreateLogger(Package) ?? NullLogger.Instance;
+        if (!DomainEventsOptionsValidator.UsesRedis(services, options))
+        {
+            BackendChoice.LogInMemory(logger, Package);
+            return new InMemoryStreamStore(services.GetRequiredService<TimeProvider>(), options.MaxDeadLetterLength);
+        }
+
+        RedisConnectionSource connection = RedisConnectionSource.Resolve(services, options.ConnectionString, Package);
+        BackendChoice.LogRedis(logger, Package, connection.Description);
+        return new RedisStreamStore(
+            connection, new EventKeys(options.KeyPrefix), options.MaxDeadLetterLength,
+            options.ReadBlockTime, options.PollInterval, services.GetRequiredService<TimeProvider>(),
+            options.ReplicaAcknowledgements, options.ReplicaAcknowledgementTimeout);
     }
 }

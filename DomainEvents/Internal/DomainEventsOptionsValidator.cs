@@ -4,8 +4,17 @@ using Microsoft.Extensions.Options;
 namespace Lilith.DomainEvents.Internal;
 
 /// <summary>Checks <see cref="DomainEventsOptions"/> when the host starts; each message names the option and its value.</summary>
-internal sealed class DomainEventsOptionsValidator(EventTypeRegistry registry) : IValidateOptions<DomainEventsOptions>
+internal sealed class DomainEventsOptionsValidator(EventTypeRegistry registry, IServiceProvider services) : IValidateOptions<DomainEventsOptions>
 {
+    /// <summary>
+    /// The family's backend rule for events: the Transport option when set, else Redis whenever a connection is
+    /// configured (ConnectionString, or an IConnectionMultiplexer in DI), else the in-memory transport.
+    /// </summary>
+    internal static bool UsesRedis(IServiceProvider services, DomainEventsOptions options) =>
+        options.Transport is { } transport
+            ? transport == DomainEventTransport.Redis
+            : BackendChoice.HasConnection(services, options.ConnectionString);
+
     public ValidateOptionsResult Validate(string? name, DomainEventsOptions options)
     {
         var errors = new List<string>();
@@ -14,7 +23,7 @@ internal sealed class DomainEventsOptionsValidator(EventTypeRegistry registry) :
             errors.Add(prefixError);
         }
 
-        if (options.ServiceName is not null || (options.Transport == DomainEventTransport.Redis && StreamConsumerHost.Consumes(options, registry)))
+        if (options.ServiceName is not null || (UsesRedis(services, options) && StreamConsumerHost.Consumes(options, registry)))
         {
             if (options.ServiceName is null)
             {

@@ -315,6 +315,22 @@ public sealed class RedisDeliveryTests(RedisFixture redis)
     }
 
     [Fact]
+    public async Task A_registered_multiplexer_and_no_transport_option_give_the_redis_transport()
+    {
+        string prefix = RedisFixture.NewPrefix();
+        var recorder = new Recorder();
+        IConnectionMultiplexer connection = await redis.ConnectionAsync();
+        using IHost host = EventsHost.Build(recorder, o => o.KeyPrefix = prefix, s => s.AddSingleton(connection));
+        await host.StartAsync(Ct);
+
+        await host.Services.GetRequiredService<IDomainEventPublisher>().PublishAsync(new OrderPlaced("o-auto", 1m), cancellationToken: Ct);
+        Assert.True(await connection.GetDatabase().StreamLengthAsync($"{prefix}:events:{{orders}}") > 0,
+            "the event went to the in-memory transport although Redis was configured");
+        await EventsHost.WaitUntilAsync(() => !recorder.Seen.IsEmpty, TimeSpan.FromSeconds(15), "the event reached the handler through Redis");
+        await host.StopAsync(Ct);
+    }
+
+    [Fact]
     public async Task An_entry_written_with_raw_XADD_in_the_schema_format_reaches_the_CSharp_handler()
     {
         string prefix = RedisFixture.NewPrefix();
