@@ -25,7 +25,7 @@ internal static class DiscoveryScripts
         redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
         local rev = redis.call('INCR', KEYS[3])
         redis.call('PUBLISH', ARGV[6], '{"v":1,"type":"registered","service":' .. ARGV[7] .. ',"id":' .. ARGV[8] ..
-          ',"revision":' .. rev .. ',"at":' .. string.format('%d', now) .. ',"instance":' .. ARGV[3] .. '}')
+          ',"revision":' .. string.format('%d', rev) .. ',"at":' .. string.format('%d', now) .. ',"instance":' .. ARGV[3] .. '}')
         return {1, rev}
         """;
 
@@ -67,7 +67,7 @@ internal static class DiscoveryScripts
         for i = 4, #KEYS do redis.call('SREM', KEYS[i], ARGV[1]) end
         local rev = redis.call('INCR', KEYS[3])
         redis.call('PUBLISH', ARGV[4], '{"v":1,"type":"' .. ARGV[3] .. '","service":' .. ARGV[5] .. ',"id":' .. ARGV[6] ..
-          ',"revision":' .. rev .. ',"at":' .. string.format('%d', now) .. '}')
+          ',"revision":' .. string.format('%d', rev) .. ',"at":' .. string.format('%d', now) .. '}')
         return 1
         """;
 
@@ -131,7 +131,7 @@ internal static class DiscoveryScripts
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         redis.call('PUBLISH', ARGV[3], '{"v":1,"type":"health-changed","service":' .. ARGV[4] .. ',"id":' .. ARGV[5] ..
-          ',"revision":' .. rev .. ',"at":' .. string.format('%d', now) .. ',"instance":' .. updated .. '}')
+          ',"revision":' .. string.format('%d', rev) .. ',"at":' .. string.format('%d', now) .. ',"instance":' .. updated .. '}')
         return {1, updated}
         """;
 

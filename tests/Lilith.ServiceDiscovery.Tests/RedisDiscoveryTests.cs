@@ -34,4 +34,24 @@ public sealed class RedisDiscoveryTests(RedisFixture redis) : DiscoveryContractT
         await db.StringIncrementAsync(keys.Revision(service));
         await db.SortedSetAddAsync(keys.Services(), service, now);
     }
+
+    [Fact]
+    public async Task Events_carry_revisions_past_ten_to_the_fourteenth_exactly_as_integers()
+    {
+        string prefix = RedisFixture.NewPrefix();
+        IDatabase db = (await redis.ConnectionAsync()).GetDatabase();
+        var keys = new DiscoveryKeys(prefix);
+        // Lua turns a number into text with %.14g: 100000000000001 became 1e+14, a different (and fractional) value.
+        await db.StringSetAsync(keys.Revision("big"), "100000000000000");
+        var published = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        ChannelMessageQueue queue = await (await redis.NewConnectionAsync()).GetSubscriber().SubscribeAsync(RedisChannel.Literal(keys.EventsChannel("big")));
+        queue.OnMessage(m => published.TrySetResult(m.Message!));
+
+        await using ServiceProvider client = await CreateClientAsync(prefix);
+        await client.GetRequiredService<IServiceRegistry>().RegisterAsync("big", Instance("big-1"), TestContext.Current.CancellationToken);
+
+        string json = await published.Task.WaitAsync(TimeSpan.FromSeconds(15), TestContext.Current.CancellationToken);
+        Assert.Contains("\"revision\":100000000000001,", json, StringComparison.Ordinal);
+        Assert.Equal("100000000000001", (string?)await db.StringGetAsync(keys.Revision("big")));
+    }
 }
