@@ -21,6 +21,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
     private readonly IReadOnlyList<string> _extraArguments;
     private readonly RedisTlsFiles? _tls;
     private readonly ConcurrentQueue<string> _output = new();
+    private readonly string _rdbFile = $"lilith-test-{Guid.NewGuid():N}.rdb";
     private Process? _process;
 
     static RedisServerProcess()
@@ -142,6 +143,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
         await KillAsync().ConfigureAwait(false);
         _process?.Dispose();
         _process = null;
+        File.Delete(Path.Combine(Path.GetTempPath(), _rdbFile));
     }
 
     private void KillNow()
@@ -179,6 +181,9 @@ public sealed class RedisServerProcess : IAsyncDisposable
             "--bind", "127.0.0.1",
             "--save", string.Empty,
             "--appendonly", "no",
+            // A file of its own: a replica's full sync writes the RDB file, and a server started later from the same
+            // folder with the default dump.rdb would load another test's keys.
+            "--dbfilename", _rdbFile,
             "--protected-mode", "no",
             "--daemonize", "no",
             "--dir", Path.GetTempPath(),

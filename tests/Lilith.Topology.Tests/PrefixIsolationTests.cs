@@ -5,6 +5,7 @@ using Lilith.ServiceAddresses;
 using Lilith.ServiceDiscovery;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using StackExchange.Redis;
 
 namespace Lilith.Topology.Tests;
 
@@ -76,7 +77,10 @@ public sealed class PrefixIsolationTests(RedisFixture redis)
                 Assert.Null(await a2.Services.GetRequiredService<IDistributedLockProvider>().TryAcquireAsync("orders", cancellationToken: Ct));
                 await using IDistributedLockHandle? heldB = await b.Services.GetRequiredService<IDistributedLockProvider>().TryAcquireAsync("orders", cancellationToken: Ct);
                 Assert.NotNull(heldB);
-                Assert.Equal(heldA.FencingToken, heldB.FencingToken); // each prefix counts its own fencing tokens
+                // Each prefix counts its own fencing tokens: each fence key holds its own holder's token.
+                IDatabase db = (await redis.ConnectionAsync()).GetDatabase();
+                Assert.Equal(heldA.FencingToken, (long)await db.StringGetAsync($"{prefixA}:lock:{{orders}}:fence"));
+                Assert.Equal(heldB.FencingToken, (long)await db.StringGetAsync($"{prefixB}:lock:{{orders}}:fence"));
                 break;
             }
 
