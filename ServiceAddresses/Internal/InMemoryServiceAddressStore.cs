@@ -46,7 +46,7 @@ internal sealed class InMemoryServiceAddressStore(ClaimPolicy claims, ILogger lo
     {
         ClaimArguments.Check(environment, host, port, service);
         cancellationToken.ThrowIfCancellationRequested();
-        var key = (environment.ToLowerInvariant(), host, port);
+        var key = (environment.ToLowerInvariant(), ClaimArguments.NormalizeHost(host), port);
         string token = ClaimArguments.NewToken();
         long sentAt = _time.GetTimestamp();
         lock (_gate)
@@ -110,6 +110,32 @@ internal static class ClaimArguments
         {
             throw new ArgumentOutOfRangeException(nameof(port), port, $"port: {port} is not in 1..65535");
         }
+    }
+
+    /// <summary>
+    /// The host as it stands in a claim key (schema/service-addresses.md, "Keys"): ASCII letters lowercased, one trailing
+    /// dot removed, an IPv6 literal without its brackets. No name is resolved: localhost and 127.0.0.1 stay two hosts.
+    /// </summary>
+    public static string NormalizeHost(string host)
+    {
+        ReadOnlySpan<char> h = host;
+        if (h.Length > 2 && h[0] == '[' && h[^1] == ']')
+        {
+            h = h[1..^1];
+        }
+
+        if (h.Length > 1 && h[^1] == '.')
+        {
+            h = h[..^1];
+        }
+
+        return string.Create(h.Length, h.ToString(), static (span, text) =>
+        {
+            for (int i = 0; i < text.Length; i++)
+            {
+                span[i] = text[i] is >= 'A' and <= 'Z' ? (char)(text[i] + ('a' - 'A')) : text[i];
+            }
+        });
     }
 
     /// <summary>A value no other claimer writes: machine, process, and a random part.</summary>

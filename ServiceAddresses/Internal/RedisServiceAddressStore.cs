@@ -93,7 +93,7 @@ internal sealed partial class RedisServiceAddressStore(RedisConnectionSource con
     {
         ClaimArguments.Check(environment, host, port, service);
         environment = environment.ToLowerInvariant();
-        string key = _keys.Claim(environment, host, port);
+        string key = _keys.Claim(environment, ClaimArguments.NormalizeHost(host), port);
         string value = new ClaimPayload { Service = service, Owner = ClaimArguments.NewToken() }.ToJson();
         IDatabase db = (await _connection.GetAsync(cancellationToken).ConfigureAwait(false)).GetDatabase();
         long sentAt = _claims.Time.GetTimestamp();

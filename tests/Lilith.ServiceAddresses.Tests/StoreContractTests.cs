@@ -121,6 +121,21 @@ public abstract class StoreContractTests
         Assert.Null(await store.TryClaimPortAsync("dev", "localhost", 7200, "c", ct)); // the new holder's claim stays
     }
 
+    [Theory]
+    [InlineData("localhost", "LocalHost")]
+    [InlineData("gateway.internal", "gateway.internal.")]
+    [InlineData("::1", "[::1]")]
+    [InlineData("Gateway.Internal.", "GATEWAY.internal")]
+    public async Task One_host_written_two_ways_is_one_claim(string first, string second)
+    {
+        IServiceAddressStore store = await CreateStoreAsync();
+        IServiceAddressStore other = await SecondStoreAsync(store);
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using IPortClaim? claim = await store.TryClaimPortAsync("dev", first, 7300, "a", ct);
+        Assert.NotNull(claim);
+        Assert.Null(await other.TryClaimPortAsync("dev", second, 7300, "b", ct));
+    }
+
     [Fact]
     public async Task Bad_arguments_name_the_value()
     {

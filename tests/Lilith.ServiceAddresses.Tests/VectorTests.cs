@@ -31,4 +31,17 @@ public sealed class VectorTests
             RegistryFormat.Yaml, "production");
         Assert.Equal(GoldenVectors.Payloads("service-addresses").Single(p => p.Id == "registry").Json, RegistryPayload.From(registry).ToJson());
     }
+
+    [Fact]
+    public void Claim_hosts_are_normalised_as_the_vectors_say()
+    {
+        using System.Text.Json.JsonDocument vectors = System.Text.Json.JsonDocument.Parse(
+            File.ReadAllText(Path.Combine(GoldenVectors.RepositoryRoot, "schema", "vectors", "service-addresses.json")));
+        System.Text.Json.JsonElement[] hosts = [.. vectors.RootElement.GetProperty("claimHosts").EnumerateArray()];
+        Assert.NotEmpty(hosts);
+        foreach (System.Text.Json.JsonElement host in hosts)
+        {
+            Assert.Equal(host.GetProperty("normalized").GetString(), ClaimArguments.NormalizeHost(host.GetProperty("host").GetString()!));
+        }
+    }
 }

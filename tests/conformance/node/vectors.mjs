@@ -6,6 +6,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import calculateSlot from 'cluster-key-slot';
+import { normalizeHost } from './lib/addresses.mjs';
 
 const schemaDir = process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'schema');
 const schema = JSON.parse(readFileSync(join(schemaDir, 'redis-schema.json'), 'utf8'));
@@ -32,6 +33,9 @@ for (const file of readdirSync(join(schemaDir, 'vectors')).filter((f) => f.endsW
     for (const { value, json } of vectors.text ?? []) check(JSON.stringify(value) === json, `text ${json}: JSON.stringify wrote ${JSON.stringify(value)}`);
     for (const { key, slot } of vectors.hashSlots) check(calculateSlot(key) === slot, `${key}: slot ${calculateSlot(key)}, vector ${slot}`);
     continue;
+  }
+  for (const { host, normalized } of vectors.claimHosts ?? []) {
+    check(normalizeHost(host) === normalized, `claim host ${host}: normalised to ${normalizeHost(host)}, expected ${normalized}`);
   }
   const keys = schema.concerns[vectors.concern]?.keys ?? {};
   for (const v of vectors.keys ?? []) {

@@ -11,6 +11,9 @@ import sys
 
 from redis.crc import key_slot
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lilith_schema.addresses import normalize_host  # noqa: E402
+
 schema_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..", "..", "schema")
 with open(os.path.join(schema_dir, "redis-schema.json"), encoding="utf-8") as f:
     schema = json.load(f)
@@ -61,6 +64,9 @@ for file in sorted(os.listdir(os.path.join(schema_dir, "vectors"))):
             slot = key_slot(v["key"].encode("utf-8"))
             check(slot == v["slot"], f"{v['key']}: slot {slot}, vector {v['slot']}")
         continue
+    for h in vectors.get("claimHosts", []):
+        got = normalize_host(h["host"])
+        check(got == h["normalized"], f"claim host {h['host']}: normalised to {got}, expected {h['normalized']}")
     keys = schema["concerns"].get(vectors["concern"], {}).get("keys", {})
     for v in vectors.get("keys", []):
         spec = keys.get(v["key"])

@@ -66,7 +66,9 @@ function unreadableService(s) {
   return null;
 }
 
-const claimKey = (prefix, environment, host, port) => key('service-addresses', 'claim', { prefix, environment: environment.toLowerCase(), host, port });
+// schema/service-addresses.md, "Keys": ASCII letters lowercased, one trailing dot and IPv6 brackets removed.
+export const normalizeHost = (host) => host.replace(/^\[(.+)\]$/, '$1').replace(/(.)\.$/, '$1').replace(/[A-Z]/g, (c) => c.toLowerCase());
+const claimKey = (prefix, environment, host, port) => key('service-addresses', 'claim', { prefix, environment: environment.toLowerCase(), host: normalizeHost(host), port });
 
 export async function claim(redis, prefix, environment, host, port, service, ttlMs) {
   const token = JSON.stringify({ v: 1, service, owner: holderToken() });

@@ -87,8 +87,17 @@ def _unreadable_service(s):
     return None
 
 
+def normalize_host(host):
+    """schema/service-addresses.md, "Keys": ASCII letters lowercased, one trailing dot and IPv6 brackets removed."""
+    if len(host) > 2 and host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if len(host) > 1 and host.endswith("."):
+        host = host[:-1]
+    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in host)
+
+
 def _claim_key(prefix, environment, host, port):
-    return key(C, "claim", prefix=prefix, environment=environment.lower(), host=host, port=port)
+    return key(C, "claim", prefix=prefix, environment=environment.lower(), host=normalize_host(host), port=port)
 
 
 def claim(r, prefix, environment, host, port, service, ttl_ms):
