@@ -250,7 +250,18 @@ public sealed class CloudEvent
             {
                 if (Array.IndexOf(Known, property.Name) < 0)
                 {
-                    extensions[property.Name] = property.Value.Clone();
+                    // Extension values are CloudEvents scalars; null counts as absent (schema/README.md, "Reading a payload").
+                    switch (property.Value.ValueKind)
+                    {
+                        case JsonValueKind.Null:
+                            break;
+                        case JsonValueKind.Object or JsonValueKind.Array:
+                            throw new CloudEventFormatException(
+                                $"CloudEvent extension '{property.Name}' must be a string, number or boolean; it is an {property.Value.ValueKind.ToString().ToLowerInvariant()}.");
+                        default:
+                            extensions[property.Name] = property.Value.Clone();
+                            break;
+                    }
                 }
             }
 

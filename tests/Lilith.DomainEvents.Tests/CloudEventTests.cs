@@ -44,10 +44,22 @@ public sealed class CloudEventTests
     [InlineData("""{"specversion":"1.0","id":"1","source":"/s","type":"t","time":"yesterday"}""", "'time' must be an RFC 3339 timestamp; 'yesterday'")]
     [InlineData("""{"specversion":"1.0","id":"1","source":"/s","type":"t","data":1,"data_base64":"AQ=="}""", "both 'data' and 'data_base64'")]
     [InlineData("""{"specversion":"1.0","id":"1","source":"/s","type":"t","Bad_Name":1}""", "extension name 'Bad_Name' is not valid")]
+    [InlineData("""{"specversion":"1.0","id":"","source":"/s","type":"t"}""", "'id' is required and must be a non-empty string")]
+    [InlineData("""{"specversion":"1.0","id":"1","source":"","type":"t"}""", "'source' is required and must be a non-empty string")]
+    [InlineData("""{"specversion":"1.0","id":"1","source":"/s","type":"t","tenant":{"name":"acme"}}""", "extension 'tenant' must be a string, number or boolean; it is an object")]
+    [InlineData("""{"specversion":"1.0","id":"1","source":"/s","type":"t","tenant":["acme"]}""", "extension 'tenant' must be a string, number or boolean; it is an array")]
     public void Invalid_events_are_refused_with_a_message_naming_the_attribute(string json, string expected)
     {
         CloudEventFormatException e = Assert.Throws<CloudEventFormatException>(() => CloudEvent.Parse(json));
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_null_extension_counts_as_absent()
+    {
+        CloudEvent e = CloudEvent.Parse("""{"specversion":"1.0","id":"1","source":"/s","type":"t","tenant":null,"region":"eu"}""");
+        Assert.False(e.Extensions.ContainsKey("tenant"));
+        Assert.Equal("eu", e.Extensions["region"].GetString());
     }
 
     [Fact]

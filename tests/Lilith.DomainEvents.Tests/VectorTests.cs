@@ -21,4 +21,21 @@ public sealed class VectorTests
         ["dead-letter"] = json => DeadLetterPayload.Parse(json).ToJson(),
         ["dead-letter-malformed"] = json => DeadLetterPayload.Parse(json).ToJson(),
     });
+
+    [Fact]
+    public void CloudEvents_of_the_vectors_are_read_or_refused_as_the_schema_says()
+    {
+        using System.Text.Json.JsonDocument vectors = System.Text.Json.JsonDocument.Parse(
+            File.ReadAllText(Path.Combine(GoldenVectors.RepositoryRoot, "schema", "vectors", "domain-events.json")));
+        System.Text.Json.JsonElement cases = vectors.RootElement.GetProperty("cloudEvents");
+        foreach (System.Text.Json.JsonElement valid in cases.GetProperty("valid").EnumerateArray())
+        {
+            Assert.NotNull(CloudEvent.Parse(valid.GetString()!));
+        }
+
+        foreach (System.Text.Json.JsonElement malformed in cases.GetProperty("malformed").EnumerateArray())
+        {
+            Assert.Throws<CloudEventFormatException>(() => CloudEvent.Parse(malformed.GetString()!));
+        }
+    }
 }

@@ -7,6 +7,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import calculateSlot from 'cluster-key-slot';
 import { normalizeHost } from './lib/addresses.mjs';
+import { invalidCloudEvent } from './lib/events.mjs';
 
 const schemaDir = process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'schema');
 const schema = JSON.parse(readFileSync(join(schemaDir, 'redis-schema.json'), 'utf8'));
@@ -34,6 +35,8 @@ for (const file of readdirSync(join(schemaDir, 'vectors')).filter((f) => f.endsW
     for (const { key, slot } of vectors.hashSlots) check(calculateSlot(key) === slot, `${key}: slot ${calculateSlot(key)}, vector ${slot}`);
     continue;
   }
+  for (const json of vectors.cloudEvents?.valid ?? []) check(invalidCloudEvent(JSON.parse(json)) === null, `CloudEvent ${json} should be valid`);
+  for (const json of vectors.cloudEvents?.malformed ?? []) check(invalidCloudEvent(JSON.parse(json)) !== null, `CloudEvent ${json} should be malformed`);
   for (const { host, normalized } of vectors.claimHosts ?? []) {
     check(normalizeHost(host) === normalized, `claim host ${host}: normalised to ${normalizeHost(host)}, expected ${normalized}`);
   }

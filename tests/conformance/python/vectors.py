@@ -13,6 +13,7 @@ from redis.crc import key_slot
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lilith_schema.addresses import normalize_host  # noqa: E402
+from lilith_schema.events import invalid_cloud_event  # noqa: E402
 
 schema_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..", "..", "schema")
 with open(os.path.join(schema_dir, "redis-schema.json"), encoding="utf-8") as f:
@@ -64,6 +65,10 @@ for file in sorted(os.listdir(os.path.join(schema_dir, "vectors"))):
             slot = key_slot(v["key"].encode("utf-8"))
             check(slot == v["slot"], f"{v['key']}: slot {slot}, vector {v['slot']}")
         continue
+    for text in vectors.get("cloudEvents", {}).get("valid", []):
+        check(invalid_cloud_event(json.loads(text)) is None, f"CloudEvent {text} should be valid")
+    for text in vectors.get("cloudEvents", {}).get("malformed", []):
+        check(invalid_cloud_event(json.loads(text)) is not None, f"CloudEvent {text} should be malformed")
     for h in vectors.get("claimHosts", []):
         got = normalize_host(h["host"])
         check(got == h["normalized"], f"claim host {h['host']}: normalised to {got}, expected {h['normalized']}")

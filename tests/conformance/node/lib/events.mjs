@@ -27,8 +27,17 @@ export function invalidCloudEvent(e) {
   if (e === null || typeof e !== 'object' || Array.isArray(e)) return 'event is not a JSON object';
   if (e.specversion !== '1.0') return `specversion ${JSON.stringify(e.specversion)} is not 1.0`;
   for (const a of ['id', 'source', 'type']) if (typeof e[a] !== 'string' || e[a] === '') return `attribute '${a}' is missing or not a string`;
+  for (const a of OPTIONAL) if (e[a] !== undefined && e[a] !== null && typeof e[a] !== 'string') return `attribute '${a}' must be a string`;
+  if (e.data !== undefined && e.data !== null && e.data_base64 !== undefined && e.data_base64 !== null) return "both 'data' and 'data_base64'";
+  for (const [name, value] of Object.entries(e)) {
+    if (KNOWN.includes(name) || value === null) continue;
+    if (!/^[a-z0-9]{1,20}$/.test(name)) return `extension name '${name}' is not valid`;
+    if (typeof value === 'object') return `extension '${name}' must be a string, number or boolean`;
+  }
   return null;
 }
+const OPTIONAL = ['datacontenttype', 'dataschema', 'subject', 'time', 'traceparent', 'data_base64'];
+const KNOWN = ['specversion', 'id', 'source', 'type', 'data', ...OPTIONAL];
 
 /** The handled marker; group and source carry their UTF-8 byte length so the key is injective. */
 export const handledKey = (prefix, stream, group, source, id) => key(C, 'handled', {

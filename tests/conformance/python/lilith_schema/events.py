@@ -1,5 +1,6 @@
 """schema/domain-events.md: publish CloudEvents on a stream, consume them through a consumer group with ack."""
 import json
+import re
 import time
 import uuid
 from datetime import datetime, timezone
@@ -43,7 +44,23 @@ def invalid_cloud_event(e):
     for attribute in ("id", "source", "type"):
         if not isinstance(e.get(attribute), str) or not e[attribute]:
             return f"attribute '{attribute}' is missing or not a string"
+    for attribute in _OPTIONAL:
+        if e.get(attribute) is not None and not isinstance(e[attribute], str):
+            return f"attribute '{attribute}' must be a string"
+    if e.get("data") is not None and e.get("data_base64") is not None:
+        return "both 'data' and 'data_base64'"
+    for name, value in e.items():
+        if name in _KNOWN or value is None:
+            continue
+        if not re.fullmatch(r"[a-z0-9]{1,20}", name):
+            return f"extension name '{name}' is not valid"
+        if isinstance(value, (dict, list)):
+            return f"extension '{name}' must be a string, number or boolean"
     return None
+
+
+_OPTIONAL = ("datacontenttype", "dataschema", "subject", "time", "traceparent", "data_base64")
+_KNOWN = ("specversion", "id", "source", "type", "data") + _OPTIONAL
 
 
 def handled_key(prefix, stream, group, source, id_):
