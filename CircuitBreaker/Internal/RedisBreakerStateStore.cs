@@ -15,6 +15,10 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
     internal const string WriteStateScript = """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local previous = tonumber(string.match(redis.call('GET', KEYS[1]) or '', '"changedAt":(%d+)'))
+        if previous and previous >= now then
+          now = previous + 1
+        end
         local payload = ARGV[1] .. string.format('%d', now) .. ARGV[2]
         redis.call('SET', KEYS[1], payload, 'PX', ARGV[3])
         if ARGV[6] == '1' and redis.call('GET', KEYS[2]) == ARGV[5] then
@@ -72,10 +76,14 @@ internal sealed partial class RedisBreakerStateStore : IBreakerStateStore
         if ARGV[2] ~= 'trip' or fleetOpen or trips < required then
           return { 0, trips, required, now }
         end
-        local payload = ARGV[6] .. string.format('%d', now) .. ARGV[7]
+        local changedAt = now
+        if state and type(state.changedAt) == 'number' and state.changedAt >= changedAt then
+          changedAt = state.changedAt + 1
+        end
+        local payload = ARGV[6] .. string.format('%d', changedAt) .. ARGV[7]
         redis.call('SET', KEYS[3], payload, 'PX', ARGV[8])
         redis.call('PUBLISH', ARGV[9], payload)
-        return { 1, trips, required, now }
+        return { 1, trips, required, changedAt }
         """;
 
     /// <summary>KEYS[1] state. Returns { payload or nil, server now in ms }.</summary>

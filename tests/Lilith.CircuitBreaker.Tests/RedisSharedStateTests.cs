@@ -193,6 +193,28 @@ public sealed class RedisSharedStateTests(RedisFixture redis) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_write_is_newer_than_the_stored_state_even_when_the_server_clock_is_not()
+    {
+        // Two writes in one millisecond, or a write after a failover to a server whose clock is behind: the state a
+        // writer stores must still be newer than the one it replaces, or every instance refuses it (the same-millisecond
+        // tie goes to the more cautious state, so a closed right after an open would never be applied).
+        string prefix = RedisFixture.NewPrefix();
+        var keys = new BreakerKeys(prefix);
+        IDatabase db = (await redis.ConnectionAsync()).GetDatabase();
+        RedisResult time = await db.ExecuteAsync("TIME");
+        long ahead = ((long)((RedisResult[])time!)[0] * 1000) + 60_000;
+        var stored = new BreakerStateSnapshot("ledger", CircuitState.Open, TimeSpan.FromSeconds(30), 1, "instance-9", ahead);
+        await db.StringSetAsync(keys.State("ledger"), BreakerStatePayload.Write(stored), TimeSpan.FromMinutes(5));
+
+        RedisBreakerStateStore store = Own(RedisStores.Create(await redis.NewConnectionAsync(), prefix, "instance-1"));
+        BreakerStateSnapshot written = await store.WriteAsync(
+            new BreakerStateSnapshot("ledger", CircuitState.Closed, TimeSpan.Zero, 0, "instance-1", 0), releaseProbe: false, TestContext.Current.CancellationToken);
+
+        Assert.True(written.ChangedAt > ahead, $"the closed state was stamped {written.ChangedAt}, not after the stored {ahead}");
+        Assert.Equal(written.ChangedAt, BreakerStatePayload.Read((await db.StringGetAsync(keys.State("ledger")))!).ChangedAt);
+    }
+
+    [Fact]
     public async Task A_late_older_closed_announcement_does_not_undo_a_newer_open()
     {
         string prefix = RedisFixture.NewPrefix();
