@@ -101,6 +101,12 @@ public sealed class RedisServerProcess : IAsyncDisposable
                 await server.LaunchAsync(cancellationToken).ConfigureAwait(false);
                 return server;
             }
+            catch (InvalidOperationException e) when (attempt < 4 && e.Message.Contains("Address already in use", StringComparison.Ordinal))
+            {
+                // The free port, or a cluster node's bus port (port + 10000), was taken by another socket between the
+                // check and the bind: a new process on a new port.
+                await server.DisposeAsync().ConfigureAwait(false);
+            }
             catch (TimeoutException) when (attempt == 1)
             {
                 // Running but unanswered for the whole start deadline (seen for TLS servers while the Sentinel failover
