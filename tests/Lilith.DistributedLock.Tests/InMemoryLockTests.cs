@@ -9,10 +9,10 @@ public sealed class InMemoryLockContractTests : LockContractTests
 {
     private readonly InMemoryLockBackend _backend = new(TimeProvider.System);
 
-    private protected override Task<(IDistributedLockProvider First, IDistributedLockProvider Second)> CreatePairAsync(LockProviderSettings settings) =>
+    private protected override Task<(IDistributedLockProvider First, IDistributedLockProvider Second)> CreatePairAsync(LockProviderSettings settings, TimeProvider? providerClock = null) =>
         Task.FromResult<(IDistributedLockProvider, IDistributedLockProvider)>((
-            new LockProvider(_backend, settings, TimeProvider.System, NullLogger.Instance),
-            new LockProvider(_backend, settings, TimeProvider.System, NullLogger.Instance)));
+            new LockProvider(_backend, settings, providerClock ?? TimeProvider.System, NullLogger.Instance),
+            new LockProvider(_backend, settings, providerClock ?? TimeProvider.System, NullLogger.Instance)));
 
     protected override Task DeleteExternallyAsync(string name)
     {

@@ -9,11 +9,11 @@ public sealed class RedisLockContractTests(RedisFixture redis) : LockContractTes
 {
     private readonly LockKeys _keys = new(RedisFixture.NewPrefix());
 
-    internal static LockProvider Provider(IConnectionMultiplexer connection, LockKeys keys, LockProviderSettings settings) =>
-        new(RedisLockBackend.On(connection, keys), settings, TimeProvider.System, NullLogger.Instance);
+    internal static LockProvider Provider(IConnectionMultiplexer connection, LockKeys keys, LockProviderSettings settings, TimeProvider? clock = null) =>
+        new(RedisLockBackend.On(connection, keys), settings, clock ?? TimeProvider.System, NullLogger.Instance);
 
-    private protected override async Task<(IDistributedLockProvider First, IDistributedLockProvider Second)> CreatePairAsync(LockProviderSettings settings) =>
-        (Provider(await redis.ConnectionAsync(), _keys, settings), Provider(await redis.NewConnectionAsync(), _keys, settings));
+    private protected override async Task<(IDistributedLockProvider First, IDistributedLockProvider Second)> CreatePairAsync(LockProviderSettings settings, TimeProvider? providerClock = null) =>
+        (Provider(await redis.ConnectionAsync(), _keys, settings, providerClock), Provider(await redis.NewConnectionAsync(), _keys, settings, providerClock));
 
     protected override async Task DeleteExternallyAsync(string name) =>
         Assert.True(await (await redis.ConnectionAsync()).GetDatabase().KeyDeleteAsync(_keys.Lock(name)));
