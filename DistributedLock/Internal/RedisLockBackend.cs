@@ -128,8 +128,10 @@ internal sealed class RedisLockBackend : ILockBackend
         return new Subscription(subscriber, channel, handler);
     }
 
+    // StackExchange.Redis usually wraps a broken socket in RedisConnectionException, but a command in flight when the
+    // connection resets can be handed the pipe's own exception (an IOException or SocketException) instead.
     public bool IsUnavailable(Exception error) =>
-        error is RedisConnectionException or RedisTimeoutException or ReplicasDidNotConfirmException ||
+        error is RedisConnectionException or RedisTimeoutException or ReplicasDidNotConfirmException or IOException or System.Net.Sockets.SocketException ||
         (error is RedisServerException server && (server.Message.StartsWith("LOADING", StringComparison.Ordinal) || server.Message.StartsWith("BUSY", StringComparison.Ordinal)));
 
     // Redis 7 passes a script's error code through (READONLY ...); Redis 6.2 wraps it (ERR Error running script ... -READONLY ...).
