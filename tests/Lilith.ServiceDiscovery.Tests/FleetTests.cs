@@ -29,14 +29,15 @@ public sealed class FleetTests(RedisFixture redis)
         var clients = new List<(HeldBackend Backend, DiscoveryClient Client)>();
         for (int i = 0; i < 5; i++)
         {
-            // The lease lasts 3 sweep intervals: at 50 ms a sweeper that a loaded machine stalls for 150 ms rightly
-            // hands the duty over, and two clients have swept. 200 ms leaves 600 ms of room; without the lease all five sweep.
-            clients.Add(await ClientAsync(raw.Prefix, TimeSpan.FromMilliseconds(200)));
+            // The lease lasts 3 sweep intervals, and a sweeper that a loaded machine stalls for longer rightly hands the
+            // duty over (then two clients have swept). A 1 s interval leaves 3 s of room, and three passes keep the
+            // window short; without the lease all five sweep in the first interval, so three passes already show it.
+            clients.Add(await ClientAsync(raw.Prefix, TimeSpan.FromSeconds(1)));
         }
 
         try
         {
-            await Eventually.TrueAsync(() => clients.Sum(c => c.Backend.ExpiredCalls) >= 10, Within, "sweep passes ran");
+            await Eventually.TrueAsync(() => clients.Sum(c => c.Backend.ExpiredCalls) >= 3, Within, "sweep passes ran");
             (HeldBackend Backend, DiscoveryClient Client)[] sweepers = [.. clients.Where(c => c.Backend.ExpiredCalls > 0)];
             Assert.Single(sweepers);
 
