@@ -147,6 +147,7 @@ public sealed class RedisSharedStateTests(RedisFixture redis) : IAsyncDisposable
         await Calls.Until(() => fleet.All(b => b.C.State == CircuitState.Closed), TimeSpan.FromSeconds(5), "the fleet closes after the probe");
     }
 
+    [Trait("Redis", "own-servers")]
     [Fact]
     public async Task With_a_quorum_a_trip_made_while_Redis_was_down_is_reported_after_the_restart_and_still_counts()
     {
@@ -236,6 +237,7 @@ public sealed class RedisSharedStateTests(RedisFixture redis) : IAsyncDisposable
         Assert.IsType<IsolatedCircuitException>((await Calls.Succeed(p)).Exception);
     }
 
+    [Trait("Redis", "own-servers")]
     [Fact]
     public async Task Calls_go_on_with_local_state_while_Redis_is_down_and_the_state_resyncs_after_restart()
     {

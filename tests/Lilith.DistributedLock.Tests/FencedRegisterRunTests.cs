@@ -17,6 +17,7 @@ public sealed class FencedRegisterRunTests(RedisFixture redis)
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
+    [Trait("Redis", "own-servers")]
     [Fact]
     public async Task Under_hangs_resets_delays_and_pauses_no_two_holders_overlap_and_no_accepted_token_goes_down()
     {

@@ -235,6 +235,7 @@ public sealed partial class RedisLockBehaviourTests(RedisFixture redis)
         Assert.False(await db.KeyExistsAsync(_keys.Lock("gone")));
     }
 
+    [Trait("Redis", "own-servers")]
     [Fact]
     public async Task Killing_redis_signals_loss_to_holders_and_waiters_end_clearly_or_win_after_restart()
     {
@@ -291,6 +292,7 @@ public sealed partial class RedisLockBehaviourTests(RedisFixture redis)
         Assert.Empty(unobserved);
     }
 
+    [Trait("Redis", "own-servers")]
     [Fact]
     public async Task The_acquire_timeout_bounds_the_wait_when_redis_refuses_the_password()
     {

@@ -18,6 +18,7 @@ public sealed class RedisLockFaultTests(RedisFixture redis)
 
     public static TheoryData<string> Kinds => ["lock", "semaphore", "writer"];
 
+    [Trait("Redis", "own-servers")]
     [Theory]
     [MemberData(nameof(Kinds))]
     public async Task An_acquire_whose_script_runs_after_its_timeout_leaves_no_grant_that_nobody_owns(string kind)
@@ -67,6 +68,7 @@ public sealed class RedisLockFaultTests(RedisFixture redis)
         }
     }
 
+    [Trait("Redis", "own-servers")]
     [Theory]
     [MemberData(nameof(Kinds))]
     public async Task The_lost_signal_fires_before_another_client_can_be_granted_when_the_holders_network_hangs(string kind)
@@ -107,6 +109,7 @@ public sealed class RedisLockFaultTests(RedisFixture redis)
                       : $"LostToken fired {Stopwatch.GetElapsedTime(grantSent, lost).TotalMilliseconds:0.#} ms after the try that got another client the lock was sent");
     }
 
+    [Trait("Redis", "own-servers")]
     [Fact]
     public async Task Fencing_tokens_grow_across_a_restart_without_persistence()
     {
@@ -123,6 +126,7 @@ public sealed class RedisLockFaultTests(RedisFixture redis)
         Assert.True(after > before2, $"token {after} after the restart, {before2} before it");
     }
 
+    [Trait("Redis", "own-servers")]
     [Fact]
     public async Task In_a_split_brain_a_later_grant_never_gets_a_smaller_token_and_a_demoted_masters_holder_is_told_it_lost()
     {
@@ -161,6 +165,7 @@ public sealed class RedisLockFaultTests(RedisFixture redis)
         }
     }
 
+    [Trait("Redis", "own-servers")]
     [Fact]
     public async Task With_replica_acknowledgements_a_grant_is_handed_out_only_once_a_replica_holds_it()
     {

@@ -133,6 +133,7 @@ public sealed class RedisDeliveryTests(RedisFixture redis)
         await publisherHost.StopAsync(Ct);
     }
 
+    [Trait("Redis", "own-servers")]
     [Fact]
     public async Task Consumption_resumes_by_itself_after_the_server_is_killed_and_restarted()
     {
@@ -249,6 +250,7 @@ public sealed class RedisDeliveryTests(RedisFixture redis)
         o.ClaimInterval = TimeSpan.FromSeconds(60);
     }
 
+    [Trait("Redis", "own-servers")]
     [Fact]
     public async Task A_consumer_blocked_on_an_empty_stream_is_woken_by_an_entry_from_any_writer_and_stops_at_once()
     {
@@ -281,6 +283,7 @@ public sealed class RedisDeliveryTests(RedisFixture redis)
         Assert.Equal(0, await BlockedReadersAsync(observer));
     }
 
+    [Trait("Redis", "own-servers")]
     [Fact]
     public async Task A_blocked_consumer_blocks_again_and_consumes_after_the_server_is_killed_and_restarted()
     {

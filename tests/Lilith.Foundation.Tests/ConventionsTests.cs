@@ -59,6 +59,7 @@ public sealed class ConventionsTests(RedisFixture redis)
         }
     }
 
+    [Trait("Redis", "own-servers")]
     [Fact]
     public async Task Hash_slots_of_the_vectors_are_those_Redis_computes()
     {

@@ -20,6 +20,7 @@ public sealed class FixtureTests(RedisFixture redis)
         Assert.Equal("1", (string?)await db.StringGetAsync(key));
     }
 
+    [Trait("Redis", "own-servers")]
     [Fact]
     public async Task Owned_server_can_be_killed_and_restarted()
     {

@@ -167,6 +167,7 @@ public sealed class RedisStoreTests(RedisFixture redis)
         Assert.True(claim.Lost.IsCancellationRequested, "Lost did not fire after the claim's key was deleted");
     }
 
+    [Trait("Redis", "own-servers")]
     [Fact]
     public async Task A_claim_whose_redis_stays_down_for_a_whole_ttl_fires_Lost()
     {
@@ -185,6 +186,7 @@ public sealed class RedisStoreTests(RedisFixture redis)
         await connection.DisposeAsync();
     }
 
+    [Trait("Redis", "own-servers")]
     [Fact]
     public async Task Redis_down_fails_claims_clearly_dispose_does_not_throw_and_claims_work_after_restart()
     {

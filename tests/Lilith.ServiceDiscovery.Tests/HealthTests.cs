@@ -107,6 +107,7 @@ public sealed class HealthTests(RedisFixture redis)
         Assert.Contains("AddServiceDiscoveryPublisher()", e.Message, StringComparison.Ordinal);
     }
 
+    [Trait("Redis", "own-servers")]
     [Fact]
     public async Task Discovery_check_reports_the_outage_while_the_last_known_instances_are_served()
     {

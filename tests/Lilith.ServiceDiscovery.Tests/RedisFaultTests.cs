@@ -9,6 +9,7 @@ public sealed class RedisFaultTests(RedisFixture redis)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
+    [Trait("Redis", "own-servers")]
     [Fact]
     public async Task After_kill_and_restart_instances_reregister_and_watchers_resync()
     {
